@@ -1,0 +1,191 @@
+"""What a run is (its spec) and what it produced (its result), and the table claims read.
+
+The table is deliberately plain: columns come back as numpy arrays so that
+fits and bootstraps never depend on how runs were trained or stored.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+#: Columns of the CSV export, in order. ``checkpoints`` is JSON inside one cell.
+CSV_COLUMNS = (
+    "width", "params", "dropout", "lr_mult", "lr_scale", "fraction", "examples", "seed",
+    "batch_size", "flops_per_example", "flops", "val_loss", "val_acc", "diverged",
+    "collapsed", "train_seconds", "checkpoints",
+)
+
+
+@dataclass(frozen=True, order=True)
+class RunSpec:
+    """Everything that decides a run's outcome besides data, code and hardware."""
+
+    width: int
+    fraction: float
+    seed: int
+    dropout: float = 0.0
+    lr_mult: float = 1.0
+    lr_scale: float = 0.06
+    batch_size: int = 64
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @property
+    def shape_key(self) -> tuple:
+        """Runs with the same shape key can be trained together as one grouped model."""
+        return (self.width, self.fraction, self.batch_size)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    examples: int
+    val_loss: float
+    val_acc: float
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One finished (or diverged) run. ``flops`` is training compute C = 3 × forward FLOPs × examples."""
+
+    spec: RunSpec
+    params: int
+    flops_per_example: int
+    examples: int
+    val_loss: float
+    val_acc: float
+    diverged: bool = False
+    collapsed: bool = False
+    train_seconds: float = 0.0
+    checkpoints: tuple[Checkpoint, ...] = field(default_factory=tuple)
+
+    @property
+    def flops(self) -> float:
+        return 3.0 * self.flops_per_example * self.examples
+
+    @property
+    def ok(self) -> bool:
+        """Usable for fits: finite, not diverged, not collapsed to chance."""
+        return not (self.diverged or self.collapsed) and math.isfinite(self.val_loss)
+
+    def row(self) -> dict:
+        """Flat dict of this run's columns (checkpoints as an ``(n, 3)`` array)."""
+        s = self.spec
+        return {
+            "width": s.width, "params": self.params, "dropout": s.dropout, "lr_mult": s.lr_mult,
+            "lr_scale": s.lr_scale, "fraction": s.fraction, "examples": self.examples,
+            "seed": s.seed, "batch_size": s.batch_size,
+            "flops_per_example": self.flops_per_example, "flops": self.flops,
+            "val_loss": self.val_loss, "val_acc": self.val_acc, "diverged": self.diverged,
+            "collapsed": self.collapsed, "train_seconds": self.train_seconds,
+            "checkpoints": np.array(
+                [(c.examples, c.val_loss, c.val_acc) for c in self.checkpoints], dtype=float
+            ).reshape(-1, 3),
+        }
+
+    def to_json(self) -> dict:
+        d = {"spec": self.spec.as_dict()}
+        d.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "spec"})
+        d["checkpoints"] = [dataclasses.asdict(c) for c in self.checkpoints]
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "RunResult":
+        d = dict(d)
+        spec = RunSpec(**d.pop("spec"))
+        ckpts = tuple(Checkpoint(**c) for c in d.pop("checkpoints", ()))
+        return cls(spec=spec, checkpoints=ckpts, **d)
+
+
+class RunTable(Sequence[RunResult]):
+    """An immutable table of runs: ``column(name)`` gives a numpy array, ``where`` filters."""
+
+    def __init__(self, runs: Iterable[RunResult] = ()):
+        self._runs = tuple(sorted(runs, key=lambda r: r.spec))
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return RunTable(self._runs[i])
+        return self._runs[i]
+
+    def __iter__(self) -> Iterator[RunResult]:
+        return iter(self._runs)
+
+    def __repr__(self) -> str:
+        return f"RunTable({len(self)} runs, widths={sorted(set(self.column('width').tolist()))})"
+
+    def column(self, name: str) -> np.ndarray:
+        if name not in CSV_COLUMNS:
+            raise KeyError(f"unknown column {name!r}; columns are {', '.join(CSV_COLUMNS)}")
+        values = [r.row()[name] for r in self._runs]
+        if name == "checkpoints":
+            out = np.empty(len(values), dtype=object)
+            out[:] = values
+            return out
+        return np.asarray(values)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {name: self.column(name) for name in CSV_COLUMNS}
+
+    def where(self, **filters) -> "RunTable":
+        """Keep runs whose columns equal the given values (a tuple/list/set means 'one of')."""
+        def keep(run: RunResult) -> bool:
+            row = run.row()
+            for key, want in filters.items():
+                if key not in row:
+                    raise KeyError(f"unknown column {key!r}; columns are {', '.join(CSV_COLUMNS)}")
+                allowed = want if isinstance(want, (tuple, list, set, frozenset)) else (want,)
+                if not any(np.isclose(row[key], a) if isinstance(a, float) else row[key] == a for a in allowed):
+                    return False
+            return True
+        return RunTable(r for r in self._runs if keep(r))
+
+    def usable(self) -> "RunTable":
+        """Runs that neither diverged nor collapsed to chance."""
+        return RunTable(r for r in self._runs if r.ok)
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({r.spec.seed for r in self._runs})
+
+    def to_csv(self) -> str:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for run in self._runs:
+            row = run.row()
+            row["checkpoints"] = json.dumps(row["checkpoints"].tolist())
+            writer.writerow(row)
+        return buf.getvalue()
+
+    @classmethod
+    def from_csv(cls, text: str) -> "RunTable":
+        runs = []
+        for row in csv.DictReader(io.StringIO(text)):
+            missing = set(CSV_COLUMNS) - set(row) - {"flops"}
+            if missing:
+                raise ValueError(f"CSV lacks columns: {', '.join(sorted(missing))}")
+            spec = RunSpec(
+                width=int(row["width"]), fraction=float(row["fraction"]), seed=int(row["seed"]),
+                dropout=float(row["dropout"]), lr_mult=float(row["lr_mult"]),
+                lr_scale=float(row["lr_scale"]), batch_size=int(row["batch_size"]),
+            )
+            ckpts = tuple(Checkpoint(int(e), float(l), float(a)) for e, l, a in json.loads(row["checkpoints"] or "[]"))
+            runs.append(RunResult(
+                spec=spec, params=int(row["params"]), flops_per_example=int(row["flops_per_example"]),
+                examples=int(row["examples"]), val_loss=float(row["val_loss"]), val_acc=float(row["val_acc"]),
+                diverged=row["diverged"] == "True", collapsed=row["collapsed"] == "True",
+                train_seconds=float(row["train_seconds"]), checkpoints=ckpts,
+            ))
+        return cls(runs)
