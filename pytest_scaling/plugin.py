@@ -1,0 +1,1 @@
+"""pytest hooks: options, fixtures, header, summary (wiring only)."""
