@@ -1,0 +1,311 @@
+"""Saved reports as baselines, compared like pytest-benchmark's ``--benchmark-save/compare``.
+
+A baseline is a ``report.json`` stored as ``.scaling/NAME.json`` (a directory the user
+can commit). Comparing matches claims by (name, quantity): the finding, not the test
+file it lives in, so moving a claim between files keeps its history.
+Fail rules (``--scaling-compare-fail``) say how far an estimate may move:
+``gamma:0.05`` (absolute), ``gamma:10%`` (relative), ``*:0.1`` (every claim).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from pytest_scaling.report import SCHEMA_VERSION, VERDICT_STYLE, dumps_report, fmt_ci, fmt_num
+
+DEFAULT_DIR = Path(".scaling")
+
+_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
+
+
+class BaselineError(Exception):
+    """A baseline that cannot be used: missing, unreadable, or from a newer schema."""
+
+
+def _check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name) or len(name) > 200:
+        raise ValueError(
+            f"invalid baseline name {name!r}: use letters, digits, '-', '_' and '.' "
+            "(not starting with '.'), e.g. 'main' or 'v0.2-gpu'"
+        )
+    return name
+
+
+def _path(name: str, directory: Path | str | None) -> Path:
+    base = name[:-5] if name.endswith(".json") else name
+    return Path(directory if directory is not None else DEFAULT_DIR) / f"{_check_name(base)}.json"
+
+
+def available(directory: Path | str | None = None) -> list[str]:
+    """Saved baseline names, oldest first (so ``available()[-1]`` is the latest)."""
+    d = Path(directory if directory is not None else DEFAULT_DIR)
+    if not d.is_dir():
+        return []
+    files = [p for p in d.glob("*.json") if _NAME.match(p.stem)]
+    return [p.stem for p in sorted(files, key=lambda p: (p.stat().st_mtime, p.name))]
+
+
+def save(report: Mapping, name: str, directory: Path | str | None = None) -> Path:
+    """Store ``report`` as ``directory/NAME.json`` atomically (temp file + ``os.replace``)."""
+    path = _path(name, directory)
+    if not isinstance(report, Mapping) or not isinstance(report.get("claims"), list):
+        raise ValueError("a baseline must be a report dict with a 'claims' list (from report.build_report_json)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = dumps_report(report).encode("utf-8")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load(name: str, directory: Path | str | None = None) -> dict:
+    """Read a saved baseline; the error says which baselines exist and how to make one."""
+    directory = Path(directory if directory is not None else DEFAULT_DIR)
+    path = _path(name, directory)
+    if not path.is_file():
+        names = available(directory)
+        have = f"available baselines in {directory}: {', '.join(names)}" if names else \
+            f"no baselines saved in {directory} yet"
+        raise BaselineError(f"baseline {name!r} not found ({path}); {have}. "
+                            "Save one with --scaling-save=NAME.")
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BaselineError(f"baseline {name!r} at {path} is unreadable ({exc}); "
+                            "delete it or save it again with --scaling-save") from exc
+    if not isinstance(report, dict) or not isinstance(report.get("claims"), list):
+        raise BaselineError(f"baseline {name!r} at {path} is not a pytest-scaling report (no 'claims' list)")
+    version = report.get("schema_version")
+    if not isinstance(version, int) or version > SCHEMA_VERSION:
+        raise BaselineError(f"baseline {name!r} has schema_version {version!r}; this pytest-scaling reads "
+                            f"<= {SCHEMA_VERSION}. Upgrade pytest-scaling or save the baseline again.")
+    return report
+
+
+# --------------------------------------------------------------------------- comparing
+
+
+@dataclass(frozen=True)
+class Delta:
+    """One claim's change between baseline and current. ``status``: both, added or removed."""
+
+    name: str
+    quantity: str
+    status: str
+    old: float | None = None
+    new: float | None = None
+    old_ci: tuple[float | None, float | None] | None = None
+    new_ci: tuple[float | None, float | None] | None = None
+    old_verdict: str | None = None
+    new_verdict: str | None = None
+
+    @property
+    def abs_change(self) -> float | None:
+        if self.old is None or self.new is None:
+            return None
+        return self.new - self.old
+
+    @property
+    def rel_change(self) -> float | None:
+        """(new − old)/|old|; None when old is 0 or either side is missing."""
+        if self.abs_change is None or self.old == 0:
+            return None
+        return self.abs_change / abs(self.old)
+
+    @property
+    def ci_overlap(self) -> bool | None:
+        """Whether the two CIs share any value; None when either is missing."""
+        if not self.old_ci or not self.new_ci or None in self.old_ci or None in self.new_ci:
+            return None
+        return max(self.old_ci[0], self.new_ci[0]) <= min(self.old_ci[1], self.new_ci[1])
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.quantity})" if self.quantity else self.name
+
+
+def _finite(x: Any) -> float | None:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _keyed(report: Mapping) -> dict[tuple[str, str], Mapping]:
+    out: dict[tuple[str, str], Mapping] = {}
+    for c in report.get("claims") or ():
+        key = (str(c.get("name", c.get("nodeid", "?"))), str(c.get("quantity", "")))
+        if key in out:  # the same finding twice (e.g. parametrized): tell them apart by node id
+            key = (f"{key[0]} [{c.get('nodeid', len(out))}]", key[1])
+        out[key] = c
+    return out
+
+
+def compare(current: Mapping, baseline: Mapping) -> list[Delta]:
+    """Claims in both reports (in current order), then claims only in current, then only in baseline."""
+    cur, old = _keyed(current), _keyed(baseline)
+
+    def ci(c):
+        return (_finite(c.get("ci_low")), _finite(c.get("ci_high")))
+
+    deltas = []
+    for key, c in cur.items():
+        b = old.get(key)
+        if b is None:
+            deltas.append(Delta(key[0], key[1], "added", new=_finite(c.get("estimate")), new_ci=ci(c),
+                                new_verdict=c.get("verdict")))
+        else:
+            deltas.append(Delta(key[0], key[1], "both", old=_finite(b.get("estimate")), new=_finite(c.get("estimate")),
+                                old_ci=ci(b), new_ci=ci(c), old_verdict=b.get("verdict"),
+                                new_verdict=c.get("verdict")))
+    for key, b in old.items():
+        if key not in cur:
+            deltas.append(Delta(key[0], key[1], "removed", old=_finite(b.get("estimate")), old_ci=ci(b),
+                                old_verdict=b.get("verdict")))
+    return deltas
+
+
+# --------------------------------------------------------------------------- fail rules
+
+#: Greek letters by name, so ``gamma:0.05`` matches a quantity written ``γ`` and vice versa.
+_GREEK = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "eta": "η", "theta": "θ",
+    "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "φ",
+    "chi": "χ", "psi": "ψ", "omega": "ω",
+}
+
+FAIL_EXPR_HELP = (
+    "accepted forms: PATTERN:TOLERANCE, e.g. 'gamma:0.05' (estimate may move by at most 0.05), "
+    "'gamma:10%' (at most 10% of the baseline value), '*:0.1' (every claim); PATTERN is a "
+    "case-insensitive substring of the claim name or quantity (Greek names also match their symbol: "
+    "gamma ↔ γ)"
+)
+
+
+@dataclass(frozen=True)
+class FailRule:
+    """How far matching estimates may move from the baseline before the session fails."""
+
+    pattern: str  # "*" matches every claim
+    tolerance: float
+    relative: bool
+    text: str = ""
+
+    def _needles(self) -> set[str]:
+        p = self.pattern.casefold()
+        needles = {p}
+        for word, symbol in _GREEK.items():
+            if word in p:
+                needles.add(p.replace(word, symbol))
+            if symbol in p:
+                needles.add(p.replace(symbol, word))
+        return needles
+
+    def matches(self, delta: Delta) -> bool:
+        if self.pattern == "*":
+            return True
+        hay = f"{delta.name}\n{delta.quantity}".casefold()
+        return any(n in hay for n in self._needles())
+
+    def violated_by(self, delta: Delta) -> bool:
+        """True when a claim in both reports moved more than allowed (or lost a finite estimate)."""
+        if delta.status != "both" or delta.old is None:
+            return False
+        if delta.new is None:
+            return True
+        if self.relative:
+            if delta.old == 0:
+                return delta.new != 0
+            return abs(delta.rel_change) > self.tolerance / 100.0
+        return abs(delta.abs_change) > self.tolerance
+
+    def __str__(self) -> str:
+        return self.text or f"{self.pattern}:{fmt_num(self.tolerance)}{'%' if self.relative else ''}"
+
+
+def parse_fail_expr(text: str) -> FailRule:
+    """``PATTERN:TOL`` or ``PATTERN:TOL%`` → :class:`FailRule`; ValueError shows the accepted forms."""
+    if not isinstance(text, str) or ":" not in text:
+        raise ValueError(f"invalid --scaling-compare-fail expression {text!r}; {FAIL_EXPR_HELP}")
+    pattern, _, tol = text.strip().rpartition(":")
+    pattern, tol = pattern.strip(), tol.strip()
+    relative = tol.endswith("%")
+    number = tol[:-1].strip() if relative else tol
+    try:
+        tolerance = float(number)
+    except ValueError:
+        tolerance = float("nan")
+    if not pattern or not math.isfinite(tolerance) or tolerance < 0:
+        raise ValueError(f"invalid --scaling-compare-fail expression {text!r}; {FAIL_EXPR_HELP}")
+    return FailRule(pattern=pattern, tolerance=tolerance, relative=relative, text=text.strip())
+
+
+def violations(deltas: Iterable[Delta], rules: Sequence[FailRule]) -> list[str]:
+    """One line per (claim, rule) whose tolerance was exceeded, saying by how much."""
+    lines = []
+    for d in deltas:
+        for rule in rules:
+            if rule.matches(d) and rule.violated_by(d):
+                if d.new is None:
+                    lines.append(f"{d.label}: estimate {fmt_num(d.old)} in the baseline, none now (rule {rule})")
+                    continue
+                rel = "" if d.rel_change is None else f", {d.rel_change * 100:+.1f}%"
+                lines.append(f"{d.label}: {fmt_num(d.old)} -> {fmt_num(d.new)} "
+                             f"({d.abs_change:+.3g}{rel}) exceeds {rule}")
+    return lines
+
+
+def render_comparison(deltas: Sequence[Delta], *, width: int, color: bool,
+                      baseline_name: str | None = None) -> str:
+    """A rich table of old vs new estimates, rendered to a string for pytest's terminal reporter."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    from pytest_scaling.report import _make_console, _plain_box
+
+    console = _make_console(max(int(width), 20), color)
+    console.print(Text(f"pytest-scaling · compared with baseline {baseline_name}" if baseline_name
+                       else "pytest-scaling · compared with baseline", style="bold" if color else ""))
+    if not deltas:
+        console.print(Text("no claims to compare"))
+        return console.file.getvalue().rstrip(" ")
+    table = Table(box=box.SIMPLE_HEAD if color else _plain_box(), show_edge=False, pad_edge=False,
+                  collapse_padding=True, header_style="bold" if color else "")
+    for h in ("claim", "quantity", "baseline", "now", "change", "CIs overlap", "verdict"):
+        table.add_column(h, overflow="fold", justify="right" if h in ("baseline", "now", "change") else "left")
+    for d in deltas:
+        change = "-"
+        if d.abs_change is not None:
+            change = f"{d.abs_change:+.3g}" + ("" if d.rel_change is None else f" ({d.rel_change * 100:+.1f}%)")
+        elif d.status != "both":
+            change = d.status
+        overlap = {True: "yes", False: "no", None: "-"}[d.ci_overlap]
+        verdict = Text(str(d.old_verdict or "-"))
+        if d.new_verdict != d.old_verdict:
+            verdict.append(" -> ")
+            verdict.append(str(d.new_verdict or "-"),
+                           style=VERDICT_STYLE.get(d.new_verdict, "") if color else "")
+        table.add_row(
+            Text(d.name), Text(d.quantity),
+            Text(fmt_num(d.old) + ("" if d.old_ci is None else f"\n{fmt_ci(*d.old_ci)}")),
+            Text(fmt_num(d.new) + ("" if d.new_ci is None else f"\n{fmt_ci(*d.new_ci)}")),
+            Text(change), Text(overlap, style=("red" if d.ci_overlap is False else "") if color else ""), verdict,
+        )
+    console.print(table)
+    return "\n".join(line.rstrip(" ") for line in console.file.getvalue().split("\n"))
