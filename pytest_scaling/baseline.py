@@ -270,6 +270,27 @@ def violations(deltas: Iterable[Delta], rules: Sequence[FailRule]) -> list[str]:
     return lines
 
 
+def _comparison_cells(d: Delta) -> tuple[str, str, str, str]:
+    change = "-"
+    if d.abs_change is not None:
+        change = f"{d.abs_change:+.3g}" + ("" if d.rel_change is None else f" ({d.rel_change * 100:+.1f}%)")
+    elif d.status != "both":
+        change = d.status
+    old = fmt_num(d.old) + ("" if d.old_ci is None else f"\n{fmt_ci(*d.old_ci)}")
+    new = fmt_num(d.new) + ("" if d.new_ci is None else f"\n{fmt_ci(*d.new_ci)}")
+    return old, new, change, {True: "yes", False: "no", None: "-"}[d.ci_overlap]
+
+
+def _verdict_text(d: Delta, color: bool):
+    from rich.text import Text
+
+    verdict = Text(str(d.old_verdict or "-"))
+    if d.new_verdict != d.old_verdict:
+        verdict.append(" -> ")
+        verdict.append(str(d.new_verdict or "-"), style=VERDICT_STYLE.get(d.new_verdict, "") if color else "")
+    return verdict
+
+
 def render_comparison(deltas: Sequence[Delta], *, width: int, color: bool,
                       baseline_name: str | None = None) -> str:
     """A rich table of old vs new estimates, rendered to a string for pytest's terminal reporter."""
@@ -285,27 +306,24 @@ def render_comparison(deltas: Sequence[Delta], *, width: int, color: bool,
     if not deltas:
         console.print(Text("no claims to compare"))
         return console.file.getvalue().rstrip(" ")
+    rows = [_comparison_cells(d) for d in deltas]
+    if width < 90:  # too narrow for seven columns: one short block per claim, nothing cut off
+        from rich.padding import Padding
+
+        for d, (old, new, change, overlap) in zip(deltas, rows):
+            console.print(Text(d.label))
+            line = Text(f"{old.replace(chr(10), ' ')} -> {new.replace(chr(10), ' ')}; {change}; CIs overlap {overlap}; ")
+            line.append_text(_verdict_text(d, color))
+            console.print(Padding(line, (0, 0, 0, 2)))
+        return "\n".join(line.rstrip(" ") for line in console.file.getvalue().split("\n"))
     table = Table(box=box.SIMPLE_HEAD if color else _plain_box(), show_edge=False, pad_edge=False,
                   collapse_padding=True, header_style="bold" if color else "")
     for h in ("claim", "quantity", "baseline", "now", "change", "CIs overlap", "verdict"):
         table.add_column(h, overflow="fold", justify="right" if h in ("baseline", "now", "change") else "left")
-    for d in deltas:
-        change = "-"
-        if d.abs_change is not None:
-            change = f"{d.abs_change:+.3g}" + ("" if d.rel_change is None else f" ({d.rel_change * 100:+.1f}%)")
-        elif d.status != "both":
-            change = d.status
-        overlap = {True: "yes", False: "no", None: "-"}[d.ci_overlap]
-        verdict = Text(str(d.old_verdict or "-"))
-        if d.new_verdict != d.old_verdict:
-            verdict.append(" -> ")
-            verdict.append(str(d.new_verdict or "-"),
-                           style=VERDICT_STYLE.get(d.new_verdict, "") if color else "")
+    for d, (old, new, change, overlap) in zip(deltas, rows):
         table.add_row(
-            Text(d.name), Text(d.quantity),
-            Text(fmt_num(d.old) + ("" if d.old_ci is None else f"\n{fmt_ci(*d.old_ci)}")),
-            Text(fmt_num(d.new) + ("" if d.new_ci is None else f"\n{fmt_ci(*d.new_ci)}")),
-            Text(change), Text(overlap, style=("red" if d.ci_overlap is False else "") if color else ""), verdict,
+            Text(d.name), Text(d.quantity), Text(old), Text(new), Text(change),
+            Text(overlap, style=("red" if d.ci_overlap is False else "") if color else ""), _verdict_text(d, color),
         )
     console.print(table)
     return "\n".join(line.rstrip(" ") for line in console.file.getvalue().split("\n"))

@@ -34,6 +34,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -732,7 +733,11 @@ def make_plots(runs: RunTable | None, records: Sequence[Mapping]) -> dict[str, A
     for stem, _, fn in PLOTS:
         if runs is None and fn is not plot_nopt:
             continue
-        fig = fn(runs, records)
+        try:
+            fig = fn(runs, records)
+        except Exception as exc:  # one bad plot must not cost the user report.json
+            warnings.warn(f"pytest-scaling: skipped plot {stem!r}: {type(exc).__name__}: {exc}", stacklevel=2)
+            continue
         if fig is not None:
             out[stem] = fig
     return out
