@@ -1,0 +1,157 @@
+"""Named budgets → grid specs, like Hypothesis settings profiles (a user budget names a parent).
+
+A user budget is one ini line ``name: parent=tiny widths=2,4 fractions=1/32,1/16 seeds=0``
+under ``scaling_budgets`` in pytest.ini / pyproject.toml; keys not given come from the parent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from dataclasses import dataclass
+from fractions import Fraction
+
+from pytest_scaling.errors import UnknownBudget
+from pytest_scaling.runs import RunSpec
+
+#: c in LR = c / sqrt(fan_in), measured on Fashion-MNIST, batch 64, one epoch (see README, "Choosing c").
+DEFAULT_LR_SCALE = 0.06
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    widths: tuple[int, ...]
+    fractions: tuple[float, ...]
+    seeds: tuple[int, ...]
+    dropouts: tuple[float, ...] = (0.0, 0.2)
+    sweep_widths: tuple[int, ...] = ()
+    sweep_fraction: float = 0.25
+    sweep_mults: tuple[float, ...] = tuple(2.0 ** k for k in range(-3, 4))
+    sweep_seeds: tuple[int, ...] = (0,)
+    lr_scale: float = DEFAULT_LR_SCALE
+    batch_size: int = 64
+    description: str = ""
+
+    def main_specs(self) -> list[RunSpec]:
+        return [RunSpec(width=w, fraction=f, seed=s, dropout=p, lr_mult=1.0, lr_scale=self.lr_scale,
+                        batch_size=self.batch_size)
+                for w, f, s, p in itertools.product(self.widths, self.fractions, self.seeds, self.dropouts)]
+
+    def sweep_specs(self) -> list[RunSpec]:
+        return [RunSpec(width=w, fraction=self.sweep_fraction, seed=s, dropout=0.0, lr_mult=m,
+                        lr_scale=self.lr_scale, batch_size=self.batch_size)
+                for w, m, s in itertools.product(self.sweep_widths, self.sweep_mults, self.sweep_seeds)]
+
+    def all_specs(self) -> list[RunSpec]:
+        return sorted(set(self.main_specs()) | set(self.sweep_specs()))
+
+    def describe(self) -> str:
+        return (f"{self.name}: widths {_fmt(self.widths)} × fractions {_fmt_fractions(self.fractions)} × "
+                f"seeds {len(self.seeds)} × dropout {_fmt(self.dropouts)} = {len(self.main_specs())} runs; "
+                f"LR sweep widths {_fmt(self.sweep_widths)} × ×{_fmt_fractions(self.sweep_mults)} × "
+                f"seeds {len(self.sweep_seeds)} at fraction {_fmt_fractions((self.sweep_fraction,))} "
+                f"= {len(self.sweep_specs())} runs")
+
+
+def _fmt(values) -> str:
+    return ",".join(f"{v:g}" for v in values)
+
+
+def _fmt_fractions(values) -> str:
+    return ",".join(str(Fraction(v).limit_denominator(1024)) for v in values)
+
+
+def _halvings(smallest: int, largest: int = 0) -> tuple[float, ...]:
+    """Fractions 1/2^largest … 1/2^smallest, small to large (e.g. _halvings(6) → 1/64 … 1)."""
+    return tuple(2.0 ** -k for k in range(smallest, largest - 1, -1))
+
+
+BUILTIN_BUDGETS: dict[str, Budget] = {
+    b.name: b for b in (
+        Budget("tiny", widths=(2, 3, 4, 6, 8), fractions=_halvings(5, 2), seeds=(0, 1),
+               sweep_widths=(2, 4, 16), sweep_fraction=1 / 8, sweep_mults=tuple(2.0 ** k for k in range(-2, 3)),
+               description="tests and CI smoke"),
+        Budget("small", widths=(2, 3, 4, 6, 8, 11, 16, 23, 32), fractions=_halvings(6), seeds=(0, 1),
+               sweep_widths=(4, 11, 32), sweep_fraction=1 / 8, sweep_seeds=(0, 1), description="a laptop"),
+        Budget("medium", widths=(2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64), fractions=_halvings(7), seeds=(0, 1, 2),
+               sweep_widths=(4, 11, 32, 64), sweep_fraction=1 / 4, sweep_seeds=(0, 1, 2),
+               sweep_mults=tuple(2.0 ** k for k in range(-4, 5)), description="a patient CPU or one GPU"),
+        Budget("full", widths=(2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128), fractions=_halvings(8),
+               seeds=(0, 1, 2, 3, 4), sweep_widths=(4, 11, 32, 64, 128), sweep_fraction=1 / 4,
+               sweep_seeds=(0, 1, 2), sweep_mults=tuple(2.0 ** k for k in range(-4, 5)), description="GPU runners"),
+    )
+}
+
+_TUPLE_FIELDS = {"widths": int, "fractions": float, "seeds": int, "dropouts": float, "sweep_widths": int,
+                 "sweep_mults": float, "sweep_seeds": int}
+_SCALAR_FIELDS = {"sweep_fraction": float, "lr_scale": float, "batch_size": int, "description": str}
+
+
+def _number(text: str, kind):
+    if kind is str:
+        return text
+    value = float(Fraction(text)) if "/" in text else float(text)
+    if kind is int:
+        if value != int(value):
+            raise ValueError(f"{text!r} is not an integer")
+        return int(value)
+    return value
+
+
+def parse_budget_line(line: str, known: dict[str, Budget]) -> Budget:
+    """``name: parent=small widths=2,4,8 fractions=1/8,1/4`` → Budget (errors name the bad part)."""
+    if ":" not in line:
+        raise UnknownBudget(f"budget definition {line!r} needs the form 'name: key=value ...'")
+    name, _, rest = line.partition(":")
+    name = name.strip()
+    if not name.isidentifier():
+        raise UnknownBudget(f"budget name {name!r} must be a plain identifier")
+    fields: dict = {}
+    parent_name = "small"
+    for item in rest.split():
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UnknownBudget(f"budget {name!r}: {item!r} is not key=value")
+        try:
+            if key == "parent":
+                parent_name = value
+            elif key in _TUPLE_FIELDS:
+                fields[key] = tuple(_number(v, _TUPLE_FIELDS[key]) for v in value.split(",") if v)
+            elif key in _SCALAR_FIELDS:
+                fields[key] = _number(value, _SCALAR_FIELDS[key])
+            else:
+                valid = ", ".join(["parent", *_TUPLE_FIELDS, *_SCALAR_FIELDS])
+                raise UnknownBudget(f"budget {name!r}: unknown key {key!r}; valid keys: {valid}")
+        except (ValueError, ZeroDivisionError) as error:
+            raise UnknownBudget(f"budget {name!r}: bad value for {key!r}: {error}") from None
+    if parent_name not in known:
+        raise UnknownBudget(f"budget {name!r}: unknown parent {parent_name!r}; known: {', '.join(known)}")
+    budget = dataclasses.replace(known[parent_name], name=name, **fields)
+    _validate(budget)
+    return budget
+
+
+def _validate(b: Budget) -> None:
+    if not b.widths or any(w < 1 for w in b.widths):
+        raise UnknownBudget(f"budget {b.name!r}: widths must be positive integers")
+    if not b.fractions or any(not 0 < f <= 1 for f in (*b.fractions, b.sweep_fraction)):
+        raise UnknownBudget(f"budget {b.name!r}: fractions must lie in (0, 1]")
+    if not b.seeds or b.batch_size < 1 or b.lr_scale <= 0 or any(not 0 <= p < 1 for p in b.dropouts):
+        raise UnknownBudget(f"budget {b.name!r}: needs ≥1 seed, batch_size ≥ 1, lr_scale > 0, dropouts in [0, 1)")
+
+
+def available_budgets(ini_lines: list[str] | None = None) -> dict[str, Budget]:
+    budgets = dict(BUILTIN_BUDGETS)
+    for line in ini_lines or ():
+        if line.strip():
+            budget = parse_budget_line(line, budgets)
+            budgets[budget.name] = budget
+    return budgets
+
+
+def get_budget(name: str, ini_lines: list[str] | None = None) -> Budget:
+    budgets = available_budgets(ini_lines)
+    if name not in budgets:
+        raise UnknownBudget(f"unknown budget {name!r}; valid budgets: {', '.join(budgets)}")
+    return budgets[name]

@@ -1,0 +1,207 @@
+"""Find an MNIST-family dataset, load it once into tensors, hand out nested subsets.
+
+Resolution order: ``--scaling-data-dir`` → ``PYTEST_SCALING_DATA_DIR`` → Debian's
+``dataset-fashion-mnist`` → torchvision's MNIST download (only where the network
+reaches it). IDX files are read directly, gzipped or not, in either the flat
+layout or torchvision's ``<root>/MNIST/raw`` / ``<root>/FashionMNIST/raw`` layout.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pytest_scaling.errors import DatasetNotFound
+
+DATASET_CHOICES = ("auto", "mnist", "fashion-mnist")
+DATA_DIR_ENV = "PYTEST_SCALING_DATA_DIR"
+OFFLINE_ENV = "PYTEST_SCALING_OFFLINE"
+DEBIAN_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+TORCHVISION_SUBDIR = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+DISPLAY_NAME = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+#: Seed of the one permutation whose prefixes are the nested training subsets.
+SUBSET_PERMUTATION_SEED = 20_201
+
+
+@dataclass(frozen=True)
+class DatasetSource:
+    """Where a dataset's four IDX files are; ``identity`` goes into cache keys."""
+
+    name: str  # "mnist" | "fashion-mnist"
+    directory: Path
+    files: dict
+
+    @property
+    def display_name(self) -> str:
+        return DISPLAY_NAME[self.name]
+
+    @property
+    def identity(self) -> str:
+        return f"{self.name}:{_fingerprint(self.files['train_images'], self.files['test_images'])}"
+
+
+def _find_idx_files(directory: Path) -> dict | None:
+    found = {}
+    for key, stem in FILES.items():
+        for candidate in (directory / stem, directory / f"{stem}.gz"):
+            if candidate.is_file():
+                found[key] = candidate
+                break
+        else:
+            return None
+    return found
+
+
+def _candidates(root: Path, name: str) -> list[Path]:
+    return [root / TORCHVISION_SUBDIR[name] / "raw", root]
+
+
+def _how_to_get(detail: str) -> str:
+    return (
+        f"{detail}\nGet a dataset in one of these ways:\n"
+        "  * apt-get install dataset-fashion-mnist      (Fashion-MNIST into /usr/share/datasets/fashion-mnist)\n"
+        "  * --scaling-data-dir=PATH or PYTEST_SCALING_DATA_DIR=PATH pointing at the IDX files\n"
+        "    (train-images-idx3-ubyte[.gz] etc.) or at a torchvision root holding MNIST/raw or FashionMNIST/raw\n"
+        "  * on a machine with internet, --scaling-dataset=mnist downloads MNIST with torchvision\n"
+        "Choose which one with --scaling-dataset=auto|mnist|fashion-mnist."
+    )
+
+
+def resolve_dataset(name: str = "auto", data_dir: str | os.PathLike | None = None,
+                    download_root: Path | None = None) -> DatasetSource:
+    """Pick the dataset to use, or raise :class:`DatasetNotFound` saying how to get one."""
+    name = (name or "auto").lower()
+    if name not in DATASET_CHOICES:
+        raise DatasetNotFound(f"unknown dataset {name!r}; choose one of: {', '.join(DATASET_CHOICES)}")
+    wanted = ["mnist", "fashion-mnist"] if name == "auto" else [name]
+    data_dir = data_dir or os.environ.get(DATA_DIR_ENV) or None
+
+    if data_dir is not None:
+        root = Path(data_dir).expanduser()
+        if not root.is_dir() or not os.access(root, os.R_OK | os.X_OK):
+            raise DatasetNotFound(_how_to_get(f"data directory {str(root)!r} does not exist or cannot be read."))
+        for candidate_name in wanted:
+            for directory in _candidates(root, candidate_name)[:1]:
+                files = _find_idx_files(directory)
+                if files:
+                    return DatasetSource(candidate_name, directory, files)
+        files = _find_idx_files(root)
+        if files:  # flat IDX files: the name comes from the option, or from the directory's name
+            flat_name = name if name != "auto" else ("fashion-mnist" if "fashion" in str(root).lower() else "mnist")
+            return DatasetSource(flat_name, root, files)
+
+    for candidate_name in wanted:
+        if candidate_name == "fashion-mnist":
+            files = _find_idx_files(DEBIAN_FASHION_DIR)
+            if files:
+                return DatasetSource("fashion-mnist", DEBIAN_FASHION_DIR, files)
+        elif download_root is not None:
+            files = _find_idx_files(download_root / "MNIST" / "raw")
+            if files:
+                return DatasetSource("mnist", download_root / "MNIST" / "raw", files)
+            source = _try_download_mnist(download_root)
+            if source is not None:
+                return source
+
+    where = f" in {str(data_dir)!r}" if data_dir else ""
+    raise DatasetNotFound(_how_to_get(f"no {' or '.join(DISPLAY_NAME[n] for n in wanted)} files found{where}."))
+
+
+def _network_reaches(host: str, timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _try_download_mnist(root: Path) -> DatasetSource | None:
+    """torchvision's download, only if its mirror answers quickly: never hang an offline run."""
+    if os.environ.get(OFFLINE_ENV) or not _network_reaches("ossci-datasets.s3.amazonaws.com"):
+        return None
+    try:
+        from torchvision.datasets import MNIST
+
+        MNIST(str(root), train=True, download=True)
+        MNIST(str(root), train=False, download=True)
+    except Exception:  # any download failure means "not available here"; the caller falls back
+        return None
+    files = _find_idx_files(root / "MNIST" / "raw")
+    return DatasetSource("mnist", root / "MNIST" / "raw", files) if files else None
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise DatasetNotFound(_how_to_get(f"{path} is not an unsigned-byte IDX file."))
+    ndim = raw[3]
+    dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4).astype(int)
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise DatasetNotFound(_how_to_get(f"{path} is truncated ({data.size} of {int(np.prod(dims))} values)."))
+    return data.reshape(tuple(dims))
+
+
+def _fingerprint(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}".encode())
+        with open(path, "rb") as f:
+            digest.update(f.read(1 << 20))  # the first MiB tells datasets and versions apart cheaply
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class Dataset:
+    """Normalised images and labels, resident on one device."""
+
+    source: DatasetSource
+    train_x: torch.Tensor  # [60000, 1, 28, 28] float32
+    train_y: torch.Tensor  # [60000] int64
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+
+    @property
+    def n_train(self) -> int:
+        return self.train_x.shape[0]
+
+    def subset_size(self, fraction: float) -> int:
+        return max(1, int(round(fraction * self.n_train)))
+
+    def subset_indices(self, fraction: float) -> torch.Tensor:
+        """The first ``fraction`` of one fixed permutation, so 1/4 ⊂ 1/2 ⊂ 1."""
+        generator = torch.Generator().manual_seed(SUBSET_PERMUTATION_SEED)
+        permutation = torch.randperm(self.n_train, generator=generator)
+        return permutation[: self.subset_size(fraction)].to(self.train_x.device)
+
+
+def load_dataset(source: DatasetSource, device: torch.device) -> Dataset:
+    """Read the IDX files once and move them to ``device`` (normalised with train statistics)."""
+    arrays = {key: _read_idx(path) for key, path in source.files.items()}
+    train = torch.from_numpy(arrays["train_images"].astype(np.float32) / 255.0)
+    mean, std = train.mean(), train.std()
+
+    def images(a: np.ndarray) -> torch.Tensor:
+        return ((torch.from_numpy(a.astype(np.float32) / 255.0) - mean) / std).unsqueeze(1).to(device)
+
+    def labels(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a.astype(np.int64)).to(device)
+
+    return Dataset(source, images(arrays["train_images"]), labels(arrays["train_labels"]),
+                   images(arrays["test_images"]), labels(arrays["test_labels"]))

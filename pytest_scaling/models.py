@@ -1,0 +1,107 @@
+"""The CNN family, indexed by width, trained K members at a time.
+
+One member is: conv3×3(1→w) · maxpool2 · ReLU · dropout · conv3×3(w→2w) · maxpool2 ·
+ReLU · dropout · linear(2w·7·7 → 10). K members of one width run as one
+grouped model (grouped convolutions, a batched matmul for the classifier), so
+each member keeps its own weights, data and dropout masks while the per-step
+overhead is paid once. Parameters are stored with a leading member axis.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode
+
+#: Widths grow by ×√2 (rounded), so forward compute roughly doubles per step.
+WIDTHS = (2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128)
+IMAGE_SIDE = 28
+N_CLASSES = 10
+
+
+def layer_shapes(width: int) -> dict[str, tuple[int, ...]]:
+    """Per-member parameter shapes; the fan-in of each is the product of all but the first dim."""
+    hidden = 2 * width
+    return {
+        "conv1.weight": (width, 1, 3, 3),
+        "conv1.bias": (width,),
+        "conv2.weight": (hidden, width, 3, 3),
+        "conv2.bias": (hidden,),
+        "head.weight": (hidden * 7 * 7, N_CLASSES),
+        "head.bias": (N_CLASSES,),
+    }
+
+
+def fan_in(width: int) -> dict[str, int]:
+    """Fan-in of the layer each parameter belongs to (biases share their layer's)."""
+    w = {"conv1": 9, "conv2": 9 * width, "head": 2 * width * 49}
+    return {name: w[name.split(".")[0]] for name in layer_shapes(width)}
+
+
+def count_params(width: int) -> int:
+    return sum(math.prod(shape) for shape in layer_shapes(width).values())
+
+
+def init_member(width: int, seed: int) -> dict[str, torch.Tensor]:
+    """Kaiming-uniform weights and biases as PyTorch's default Conv2d/Linear init gives them."""
+    generator = torch.Generator().manual_seed(seed)
+    fans = fan_in(width)
+    params = {}
+    for name, shape in layer_shapes(width).items():
+        bound = 1.0 / math.sqrt(fans[name])  # kaiming_uniform(a=√5) and the bias rule both reduce to this
+        params[name] = (torch.rand(shape, generator=generator) * 2 - 1) * bound
+    return params
+
+
+class GroupedCNN:
+    """K members of one width; ``forward`` maps [K, B, 1, 28, 28] to logits [K, B, 10]."""
+
+    def __init__(self, width: int, members: list[dict[str, torch.Tensor]], dropout: torch.Tensor,
+                 device: torch.device):
+        self.width = width
+        self.k = len(members)
+        self.params = {
+            name: torch.stack([m[name] for m in members]).to(device).requires_grad_(True)
+            for name in layer_shapes(width)
+        }
+        self.keep = (1.0 - dropout.to(device=device, dtype=torch.float32))  # [K]
+        self.any_dropout = bool((dropout > 0).any())
+        self.training = True
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.params.values())
+
+    def _dropout(self, h: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        # h: [B, K*C, H, W]; member k keeps each unit with probability keep[k] (inverted dropout).
+        if not (self.training and self.any_dropout):
+            return h
+        b, kc, hh, ww = h.shape
+        keep = self.keep.view(1, self.k, 1, 1, 1)
+        noise = torch.rand((b, self.k, kc // self.k, hh, ww), device=h.device, generator=generator)
+        mask = (noise < keep).to(h.dtype) / keep
+        return h * mask.view(b, kc, hh, ww)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        k, b = x.shape[:2]
+        p, w = self.params, self.width
+        h = x.transpose(0, 1).reshape(b, k, IMAGE_SIDE, IMAGE_SIDE)
+        h = F.conv2d(h, p["conv1.weight"].reshape(k * w, 1, 3, 3), p["conv1.bias"].reshape(-1), padding=1, groups=k)
+        h = self._dropout(F.relu(F.max_pool2d(h, 2)), generator)  # pool first: same result, 4× fewer ReLUs
+        h = F.conv2d(h, p["conv2.weight"].reshape(k * 2 * w, w, 3, 3), p["conv2.bias"].reshape(-1), padding=1, groups=k)
+        h = self._dropout(F.relu(F.max_pool2d(h, 2)), generator)  # pool first: same result, 4× fewer ReLUs
+        h = h.reshape(b, k, -1).transpose(0, 1)  # [K, B, 2w·49]
+        return torch.baddbmm(p["head.bias"].unsqueeze(1), h, p["head.weight"])
+
+
+@lru_cache(maxsize=None)
+def forward_flops_per_example(width: int) -> int:
+    """Forward FLOPs of one member on one image, counted by ``torch.utils.flop_counter``."""
+    model = GroupedCNN(width, [init_member(width, 0)], torch.zeros(1), torch.device("cpu"))
+    model.training = False
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model.forward(torch.zeros(1, 1, 1, IMAGE_SIDE, IMAGE_SIDE))
+    return int(counter.get_total_flops())

@@ -1,0 +1,176 @@
+"""Expand a grid, skip what is cached, train the rest in groups, write every run as it finishes.
+
+Concurrency: each run has a file lock. A process trains the groups whose locks it
+gets and waits for the rest afterwards, so pytest-xdist workers (or two sessions)
+split a grid between them and never train a run twice. Ctrl-C loses only the
+group in flight: every finished group is already in the cache.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from pytest_scaling.data import Dataset
+from pytest_scaling.models import forward_flops_per_example
+from pytest_scaling.runs import RunResult, RunSpec, RunTable
+from pytest_scaling.store import Context, RunStore
+from pytest_scaling.train import TrainSettings, train_group
+
+
+def default_group_size(device: torch.device, width: int) -> int:
+    """How many same-shape runs to train as one grouped model (measured: see benchmarks/)."""
+    if device.type == "cpu":
+        return 4
+    return 32 if width <= 32 else 16
+
+
+@dataclass
+class RunnerStats:
+    cached: int = 0
+    trained: int = 0
+    waited: int = 0
+    missing: int = 0
+    diverged: int = 0
+    train_seconds: float = 0.0
+    trained_flops: float = 0.0
+    seen: set = field(default_factory=set)
+
+    def as_dict(self) -> dict:
+        return {"runs_cached": self.cached, "runs_trained": self.trained + self.waited, "runs_missing": self.missing,
+                "runs_diverged": self.diverged, "train_seconds": self.train_seconds, "trained_flops": self.trained_flops}
+
+
+class Runner:
+    def __init__(self, store: RunStore, context: Context, load_data: Callable[[], Dataset], *,
+                 settings: TrainSettings = TrainSettings(), device: torch.device = torch.device("cpu"),
+                 group_size: int | None = None, no_train: bool = False, retrain: bool = False,
+                 console: Console | None = None):
+        self.store, self.context, self._load_data = store, context, load_data
+        self.settings, self.device = settings, device
+        self.group_size, self.no_train, self.retrain = group_size, no_train, retrain
+        self.console = console
+        self.stats = RunnerStats()
+        self._data: Dataset | None = None
+        self._fresh: dict[RunSpec, RunResult] = {}  # trained this session (so --scaling-retrain retrains once)
+
+    @property
+    def data(self) -> Dataset:
+        if self._data is None:
+            self._data = self._load_data()
+        return self._data
+
+    def _cached(self, spec: RunSpec) -> RunResult | None:
+        if spec in self._fresh:
+            return self._fresh[spec]
+        if self.retrain:
+            return None
+        return self.store.get(spec, self.context)
+
+    def _groups(self, specs: list[RunSpec]) -> list[list[RunSpec]]:
+        by_shape: dict[tuple, list[RunSpec]] = defaultdict(list)
+        for spec in specs:
+            by_shape[spec.shape_key].append(spec)
+        groups = []
+        # Largest compute first: the ETA settles early and stragglers are small.
+        for shape in sorted(by_shape, key=lambda s: -forward_flops_per_example(s[0]) * s[1]):
+            members = by_shape[shape]
+            k = max(1, self.group_size or default_group_size(self.device, shape[0]))
+            groups.extend(members[i:i + k] for i in range(0, len(members), k))
+        return groups
+
+    def ensure(self, specs: list[RunSpec]) -> RunTable:
+        """Every spec's result: from the cache, trained now, or (``no_train``) left out."""
+        results: dict[RunSpec, RunResult] = {}
+        pending = []
+        for spec in dict.fromkeys(specs):
+            cached = self._cached(spec)
+            if cached is not None:
+                results[spec] = cached
+                if spec not in self.stats.seen and spec not in self._fresh:
+                    self.stats.cached += 1
+            else:
+                pending.append(spec)
+            self.stats.seen.add(spec)
+        if pending and self.no_train:
+            self.stats.missing += len(pending)
+            return RunTable(results.values())
+        if pending:
+            results.update(self._train(pending))
+        return RunTable(results.values())
+
+    def _train(self, pending: list[RunSpec]) -> dict[RunSpec, RunResult]:
+        groups = self._groups(pending)
+        total_flops = sum(3 * forward_flops_per_example(s.width) * self.data.subset_size(s.fraction) for s in pending)
+        done: dict[RunSpec, RunResult] = {}
+        deferred: list[RunSpec] = []
+        with self._progress(len(pending), total_flops) as advance:
+            for group in groups:
+                locks = {spec: self.store.try_lock(spec, self.context) for spec in group}
+                try:
+                    mine = []
+                    for spec in group:
+                        if locks[spec] is None:
+                            deferred.append(spec)  # another process is training it
+                        elif (cached := self._cached(spec)) is not None:
+                            done[spec] = cached  # finished elsewhere while we were busy
+                            advance(spec, cached)
+                        else:
+                            mine.append(spec)
+                    if mine:
+                        for result in train_group(mine, self.data, self.settings):
+                            self._record(result)
+                            done[result.spec] = result
+                            advance(result.spec, result)
+                finally:
+                    for lock in locks.values():
+                        if lock is not None:
+                            lock.release()
+            for spec in deferred:  # wait for the other process; train it ourselves if it died
+                with self.store.lock(spec, self.context):
+                    result = self.store.get(spec, self.context)
+                    if result is None:
+                        result = train_group([spec], self.data, self.settings)[0]
+                        self._record(result)
+                    else:
+                        self.stats.waited += 1
+                done[spec] = result
+                advance(spec, result)
+        return done
+
+    def _record(self, result: RunResult) -> None:
+        self.store.put(result, self.context)
+        self._fresh[result.spec] = result
+        self.stats.trained += 1
+        self.stats.diverged += int(result.diverged)
+        self.stats.train_seconds += result.train_seconds
+        self.stats.trained_flops += result.flops
+
+    @contextmanager
+    def _progress(self, n_runs: int, total_flops: float) -> Iterator[Callable[[RunSpec, RunResult], None]]:
+        """Yield ``advance(spec, result)``; a rich bar (weighted by compute) only on a real terminal."""
+        count = 0
+        if self.console is None or not self.console.is_terminal:
+            def advance(spec: RunSpec, result: RunResult) -> None:
+                pass
+            yield advance
+            return
+        progress = Progress(
+            TextColumn("[bold]pytest-scaling[/] training"), BarColumn(),
+            TextColumn("{task.fields[runs]}/{task.fields[n]} runs"), TimeElapsedColumn(),
+            TextColumn("ETA"), TimeRemainingColumn(), console=self.console, transient=True)
+        task = progress.add_task("train", total=total_flops, runs=0, n=n_runs)
+
+        def advance(spec: RunSpec, result: RunResult) -> None:
+            nonlocal count
+            count += 1
+            progress.update(task, advance=result.flops, runs=count)
+
+        with progress:
+            yield advance

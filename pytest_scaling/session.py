@@ -1,0 +1,139 @@
+"""One scaling session: the resolved options, dataset, device, cache and runner, built lazily.
+
+The plugin and the CLI both build one of these; nothing heavy happens until a
+grid is first asked for, so installing the plugin costs unrelated projects nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pytest_scaling.budgets import Budget, get_budget
+from pytest_scaling.runs import RunSpec, RunTable
+
+
+@dataclass(frozen=True)
+class ScalingOptions:
+    budget: str = "small"
+    budget_lines: tuple[str, ...] = ()
+    dataset: str = "auto"
+    data_dir: str | None = None
+    device: str = "auto"
+    cache_dir: str | None = None
+    no_train: bool = False
+    retrain: bool = False
+    import_csv: str | None = None
+    group_size: int | None = None  # None: chosen per device and width; 1: batching off
+
+
+@dataclass
+class ScalingSession:
+    options: ScalingOptions
+    budget: Budget = field(init=False)
+    _runner: object = field(default=None, init=False, repr=False)
+    _source: object = field(default=None, init=False, repr=False)
+    _device: object = field(default=None, init=False, repr=False)
+    _imported: RunTable | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self):
+        self.budget = get_budget(self.options.budget, list(self.options.budget_lines))
+
+    # --- resolution (each raises a ScalingError subclass with advice) -------------------------
+    @property
+    def store(self):
+        from pytest_scaling.store import RunStore
+
+        return RunStore(self.options.cache_dir)
+
+    @property
+    def device(self):
+        if self._device is None:
+            from pytest_scaling.device import resolve_device
+
+            self._device = resolve_device(self.options.device)
+        return self._device
+
+    @property
+    def source(self):
+        if self._source is None:
+            from pytest_scaling.data import resolve_dataset
+
+            self._source = resolve_dataset(self.options.dataset, self.options.data_dir,
+                                           download_root=self.store.directory / "datasets")
+        return self._source
+
+    @property
+    def runner(self):
+        if self._runner is None:
+            from pytest_scaling.data import load_dataset
+            from pytest_scaling.device import device_kind
+            from pytest_scaling.runner import Runner
+            from pytest_scaling.store import Context
+            from pytest_scaling.train import TRAINING_CODE_VERSION, TrainSettings
+
+            settings = TrainSettings()
+            store = self.store.prepare()
+            context = Context(dataset=self.source.identity, device_kind=device_kind(self.device),
+                              code_version=TRAINING_CODE_VERSION, settings=repr(settings))
+            source, device = self.source, self.device
+            self._runner = Runner(store, context, lambda: load_dataset(source, device), settings=settings,
+                                  device=device, group_size=self.options.group_size,
+                                  no_train=self.options.no_train, retrain=self.options.retrain,
+                                  console=self.console)
+        return self._runner
+
+    console = None  # set by the plugin/CLI: where a progress bar may draw
+
+    def prepare(self) -> None:
+        """Resolve everything that can fail for a user reason, before any test runs."""
+        if self.options.import_csv:
+            self.imported_runs()
+            return
+        self.runner  # noqa: B018 - resolves dataset, device and cache dir
+
+    def header(self) -> str:
+        if self.options.import_csv:
+            return f"pytest-scaling · budget {self.budget.name} · runs imported from {self.options.import_csv}"
+        try:
+            dataset = self.source.display_name
+        except Exception as error:  # the header must never crash a session; the fixture reports it
+            dataset = f"no dataset ({type(error).__name__})"
+        return (f"pytest-scaling · budget {self.budget.name} · {dataset} · device {self.options.device}"
+                f" · cache {self.store.directory}")
+
+    # --- runs ------------------------------------------------------------------------------
+    def imported_runs(self) -> RunTable:
+        if self._imported is None:
+            path = Path(self.options.import_csv)
+            try:
+                self._imported = RunTable.from_csv(path.read_text())
+            except (OSError, ValueError, KeyError) as error:
+                from pytest_scaling.errors import ScalingError
+
+                raise ScalingError(f"cannot import runs from {str(path)!r}: {error}") from None
+        return self._imported
+
+    def runs(self, specs: list[RunSpec]) -> RunTable:
+        if self.options.import_csv:
+            wanted = set(specs)
+            return RunTable(r for r in self.imported_runs() if r.spec in wanted)
+        return self.runner.ensure(specs)
+
+    def main_grid(self, dropout=None, widths=None, fractions=None, seeds=None) -> RunTable:
+        """A slice of the budget's main grid; the first call trains the whole main grid (one union)."""
+        table = self.runs(self.budget.main_specs())
+        filters = {k: v for k, v in
+                   {"dropout": dropout, "width": widths, "fraction": fractions, "seed": seeds}.items() if v is not None}
+        return table.where(**filters) if filters else table
+
+    def lr_sweep(self, widths=None) -> RunTable:
+        table = self.runs(self.budget.sweep_specs())
+        return table.where(width=widths) if widths is not None else table
+
+    def stats(self) -> dict:
+        return self._runner.stats.as_dict() if self._runner is not None else {}
+
+    def with_options(self, **changes) -> "ScalingSession":
+        return ScalingSession(dataclasses.replace(self.options, **changes))

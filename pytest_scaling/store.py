@@ -1,0 +1,174 @@
+"""The run cache: one JSON record per run, content-addressed, written atomically, locked per key.
+
+Not ``.pytest_cache``: ``--cache-clear`` must never wipe hours of training.
+Location: ``--scaling-cache-dir`` → ``$PYTEST_SCALING_CACHE`` → platformdirs' user cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import platformdirs
+import torch
+from filelock import FileLock, Timeout
+
+from pytest_scaling.errors import CacheError
+from pytest_scaling.runs import RunResult, RunSpec
+
+CACHE_ENV = "PYTEST_SCALING_CACHE"
+RECORD_FORMAT = 1
+
+
+class CorruptCacheRecord(UserWarning):
+    """A cache record failed its checksum or did not parse; it is retrained."""
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or platformdirs.user_cache_dir("pytest-scaling"))
+
+
+@dataclass(frozen=True)
+class Context:
+    """What besides the spec decides a run's numbers; all of it goes into the key."""
+
+    dataset: str  # DatasetSource.identity
+    device_kind: str
+    code_version: str
+    torch_version: str = torch.__version__
+    settings: str = ""  # repr of TrainSettings
+
+    def as_dict(self) -> dict:
+        return {"dataset": self.dataset, "device_kind": self.device_kind, "code_version": self.code_version,
+                "torch_version": self.torch_version, "settings": self.settings}
+
+
+def _canonical(obj) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()
+
+
+def run_key(spec: RunSpec, context: Context) -> str:
+    return hashlib.sha256(_canonical({"spec": spec.as_dict(), "context": context.as_dict()})).hexdigest()
+
+
+class RunStore:
+    """Reads and writes run records under one directory."""
+
+    def __init__(self, directory: str | os.PathLike | None = None):
+        self.directory = Path(directory).expanduser() if directory else default_cache_dir()
+        self.runs_dir = self.directory / "runs"
+        self.locks_dir = self.directory / "locks"
+
+    def prepare(self) -> "RunStore":
+        """Create the directories and prove they are writable, or raise a clear CacheError."""
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            self.locks_dir.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=self.runs_dir, prefix=".probe-"):
+                pass
+        except OSError as error:
+            raise CacheError(
+                f"cannot write the run cache at {str(self.directory)!r} ({error.strerror or error}).\n"
+                f"Choose another place with --scaling-cache-dir=PATH or {CACHE_ENV}=PATH."
+            ) from None
+        return self
+
+    def _path(self, key: str) -> Path:
+        return self.runs_dir / key[:2] / f"{key}.json"
+
+    def get(self, spec: RunSpec, context: Context) -> RunResult | None:
+        """The cached result, or None when absent; a corrupt record is removed with a warning."""
+        key = run_key(spec, context)
+        path = self._path(key)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            record = json.loads(raw)
+            result_json = record["result"]
+            if record.get("format") != RECORD_FORMAT or record.get("key") != key:
+                raise ValueError("format or key mismatch")
+            if record.get("checksum") != hashlib.sha256(_canonical(result_json)).hexdigest():
+                raise ValueError("checksum mismatch")
+            result = RunResult.from_json(result_json)
+            if result.spec != spec:
+                raise ValueError("spec mismatch")
+            return result
+        except (ValueError, KeyError, TypeError) as error:
+            warnings.warn(CorruptCacheRecord(f"corrupt cache record {path} ({error}); it will be retrained"), stacklevel=2)
+            path.unlink(missing_ok=True)
+            return None
+
+    def put(self, result: RunResult, context: Context) -> Path:
+        """Write atomically: a reader sees the old state or the whole new record, never half."""
+        key = run_key(result.spec, context)
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        result_json = result.to_json()
+        record = {
+            "format": RECORD_FORMAT, "key": key, "context": context.as_dict(), "result": result_json,
+            "checksum": hashlib.sha256(_canonical(result_json)).hexdigest(),
+        }
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(_canonical(record))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @contextmanager
+    def lock(self, spec: RunSpec, context: Context, timeout: float = -1) -> Iterator[bool]:
+        """Hold the run's lock (yields True), or yield False if ``timeout`` ran out first."""
+        lock = FileLock(str(self.locks_dir / f"{run_key(spec, context)}.lock"))
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            lock.release()
+
+    def try_lock(self, spec: RunSpec, context: Context) -> FileLock | None:
+        """A held lock for the run, or None if another process holds it."""
+        lock = FileLock(str(self.locks_dir / f"{run_key(spec, context)}.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return None
+        return lock
+
+    def records(self) -> Iterator[tuple[dict, RunResult]]:
+        """Every readable record with its context (for ``pytest-scaling runs`` and ``cache info``)."""
+        for path in sorted(self.runs_dir.glob("*/*.json")):
+            try:
+                record = json.loads(path.read_bytes())
+                yield record["context"], RunResult.from_json(record["result"])
+            except (ValueError, KeyError, TypeError, OSError):
+                continue
+
+    def info(self) -> dict:
+        paths = list(self.runs_dir.glob("*/*.json"))
+        return {"directory": str(self.directory), "runs": len(paths),
+                "bytes": sum(p.stat().st_size for p in paths if p.exists())}
+
+    def clear(self) -> int:
+        n = len(list(self.runs_dir.glob("*/*.json")))
+        shutil.rmtree(self.runs_dir, ignore_errors=True)
+        shutil.rmtree(self.locks_dir, ignore_errors=True)
+        return n
