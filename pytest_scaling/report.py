@@ -32,7 +32,6 @@ import math
 import os
 import platform
 import subprocess
-import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -115,6 +114,12 @@ def as_record(record: Any) -> dict:
     raise TypeError(f"cannot turn {type(record).__name__} into a claim record")
 
 
+def holm_verdict(record: Mapping) -> str | None:
+    """The family-wise (Holm) verdict, under either key the claims layer may use."""
+    v = record.get("holm_verdict")
+    return v if v is not None else record.get("adjusted_verdict")
+
+
 def _records(records: Iterable[Any] | None) -> list[dict]:
     return [as_record(r) for r in (records or ())]
 
@@ -178,7 +183,7 @@ def _summary_rows(records: Sequence[Mapping]) -> tuple[list[str], list[list[str]
     levels = {r.get("confidence") for r in records}
     single_level = len(levels) == 1 and None not in levels
     ci_header = f"{fmt_num(100 * float(next(iter(levels))))}% CI" if single_level else "CI"
-    holm = any("holm_verdict" in r for r in records)
+    holm = any(holm_verdict(r) is not None for r in records)
     header = ["claim", "quantity", "estimate", ci_header, "expected", "verdict"] + (["Holm"] if holm else []) + ["runs"]
     rows = []
     for r in records:
@@ -190,7 +195,7 @@ def _summary_rows(records: Sequence[Mapping]) -> tuple[list[str], list[list[str]
             str(r.get("expected", "")), str(r.get("verdict", "?")),
         ]
         if holm:
-            row.append("-" if r.get("holm_verdict") is None else str(r["holm_verdict"]))
+            row.append("-" if holm_verdict(r) is None else str(holm_verdict(r)))
         row.append("-" if r.get("runs") is None else str(r["runs"]))
         rows.append(row)
     return header, rows
@@ -792,7 +797,7 @@ def render_html(report: Mapping, plots: Mapping[str, str]) -> str:
     ]
     claims = report.get("claims") or []
     if claims:
-        holm = any("holm_verdict" in c for c in claims)
+        holm = any(holm_verdict(c) is not None for c in claims)
         parts.append("<table><thead><tr><th>claim</th><th>quantity</th><th>estimate</th><th>CI</th>"
                      "<th>expected</th><th>verdict</th>" + ("<th>Holm</th>" if holm else "")
                      + "<th>runs</th></tr></thead><tbody>")
@@ -813,7 +818,7 @@ def render_html(report: Mapping, plots: Mapping[str, str]) -> str:
                 + (f"<div class=\"reason\">{_e(reason)}</div>" if reason else "") + "</td>",
             ]
             if holm:
-                hv = c.get("holm_verdict")
+                hv = holm_verdict(c)
                 row.append(f"<td><span class=\"verdict {_e(hv)}\">{_e(hv)}</span></td>" if hv else "<td>-</td>")
             row.append(f"<td class=\"num\">{_e(c.get('runs'))}</td>")
             parts.append("<tr>" + "".join(row) + "</tr>")
@@ -843,16 +848,18 @@ def render_html(report: Mapping, plots: Mapping[str, str]) -> str:
 
 
 def write_report(directory: str | Path, records: Iterable[Any], meta: Mapping,
-                 runs: RunTable | None) -> list[Path]:
+                 runs: RunTable | None, *, report_json: Mapping | None = None) -> list[Path]:
     """Write report.json, runs.csv, one PNG per plot with data, and index.html into ``directory``.
 
     Returns the paths written (index.html last). Each file is written atomically, so a
-    browser or CI artifact upload never sees half a file.
+    browser or CI artifact upload never sees half a file. Pass ``report_json`` (from
+    :func:`build_report_json`) when it was already built, e.g. for ``--scaling-save``,
+    so the saved baseline and the written report are the same object.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     records = _records(records)
-    report = build_report_json(records, meta, runs)
+    report = dict(report_json) if report_json is not None else build_report_json(records, meta, runs)
     written: list[Path] = []
 
     def put(name: str, data: bytes) -> None:

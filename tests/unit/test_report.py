@@ -91,6 +91,12 @@ def test_summary_holm_column_and_empty_session():
     text = report.render_summary(records, synthetic_meta(), width=200, color=False)
     # one per Holm cell, plus the one raw "inconclusive" verdict and the counts line
     assert "Holm" in text and text.count("inconclusive") == len(records) + 2
+    for r in records:  # claims.ClaimRecord spells it adjusted_verdict (None when Holm is off)
+        r["adjusted_verdict"] = r.pop("holm_verdict")
+    assert report.render_summary(records, synthetic_meta(), width=200, color=False) == text
+    for r in records:
+        r["adjusted_verdict"] = None
+    assert "Holm" not in report.render_summary(records, synthetic_meta(), width=200, color=False)
     empty = report.render_summary([], {"budget": "tiny"}, width=80, color=False)
     assert "no scaling claims ran" in empty and "tiny" in empty
 
