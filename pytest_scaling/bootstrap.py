@@ -1,0 +1,270 @@
+"""Seed bootstrap: resample seeds, redo the whole pipeline, keep the distribution.
+
+Uncertainty in a scaling study comes from seeds: the frontier is a minimum over
+runs, so regression standard errors on frontier points understate it. We
+therefore resample the *seeds* behind every configuration ("cell") and rerun the
+statistic (seed-averaging → frontier → fit → exponent) on each resample.
+
+Why per-cell resampling with inflated residuals (the default ``scheme="cell"``):
+with 2–3 seeds a global seed bootstrap (one draw of seed ids shared by every
+cell) has only a handful of distinct resamples (10 multisets for 3 seeds), and
+the plain bootstrap variance of a mean of k values is (k−1)/k of the unbiased one
+— half for k = 2. Each cell therefore draws its own seeds with replacement, from
+residuals scaled by sqrt(k/(k−1)) (Davison & Hinkley's modified residuals), so a
+cell mean's bootstrap variance equals s²/k. Cells are many, so the fitted
+statistic's bootstrap distribution is smooth even with k = 2. A seed effect
+shared by all cells (same seed id everywhere) cancels in slopes and minima
+locations; treating it as independent per cell only widens intervals (the
+calibration tests measure that). Cells with a single seed draw from the pooled
+residuals of the other cells. Values are averaged in log space (geometric mean),
+matching multiplicative seed noise and keeping losses positive.
+
+Everything is vectorised over resamples: statistics receive ``[B, C, V]`` arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import numpy as np
+
+from pytest_scaling.errors import FitError
+
+__all__ = ["Cells", "BootstrapResult", "seed_bootstrap", "paired_seed_bootstrap", "resample_means",
+           "draw_indices", "match_cells"]
+
+Statistic = Callable[[np.ndarray], np.ndarray]  # [B, C, V] log-means -> [B]
+
+
+@dataclass(frozen=True, eq=False)
+class Cells:
+    """Configurations × seeds: ``logy[c, j, v]`` is ln(value v) of seed j in cell c.
+
+    ``V`` > 1 carries several values per run (e.g. checkpoints) that must be
+    resampled together because they come from the same run.
+    """
+
+    keys: tuple
+    key_names: tuple
+    design: dict  # name -> [C] per-cell design columns (flops, params, width, ...)
+    logy: np.ndarray  # [C, K, V], NaN padded
+    seeds: np.ndarray  # [C, K], -1 padded
+    counts: np.ndarray  # [C]
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.keys)
+
+    @property
+    def n_runs(self) -> int:
+        return int(self.counts.sum())
+
+    def means(self) -> np.ndarray:
+        """Seed-averaged log values ``[C, V]``."""
+        return np.nanmean(self.logy, axis=1)
+
+    def subset(self, mask) -> "Cells":
+        mask = np.asarray(mask)
+        idx = np.flatnonzero(mask) if mask.dtype == bool else mask
+        return Cells(tuple(self.keys[i] for i in idx), self.key_names,
+                     {k: v[idx] for k, v in self.design.items()}, self.logy[idx], self.seeds[idx], self.counts[idx])
+
+    @classmethod
+    def from_arrays(cls, keys: Sequence[tuple], seeds, values, design: dict, key_names=()) -> "Cells":
+        """Group per-run rows into cells. ``values`` is ``[n]`` or ``[n, V]`` (positive)."""
+        vals = np.asarray(values, float)
+        if vals.ndim == 1:
+            vals = vals[:, None]
+        if vals.shape[0] == 0:
+            raise FitError("no usable runs to analyse (all diverged or filtered out?).")
+        if np.any(~np.isfinite(vals)) or np.any(vals <= 0):
+            raise FitError("values must be finite and positive for a log-space analysis; drop diverged runs "
+                           "(runs.usable()) and runs with zero error/loss.")
+        seeds = np.asarray(seeds, int)
+        uniq = sorted(set(keys))
+        pos = {k: i for i, k in enumerate(uniq)}
+        ci = np.array([pos[k] for k in keys])
+        counts = np.bincount(ci, minlength=len(uniq))
+        K = int(counts.max())
+        logy = np.full((len(uniq), K, vals.shape[1]), np.nan)
+        sd = np.full((len(uniq), K), -1)
+        order = np.lexsort((seeds, ci))
+        fill = np.zeros(len(uniq), int)
+        for r in order:
+            c = ci[r]
+            logy[c, fill[c]] = np.log(vals[r])
+            sd[c, fill[c]] = seeds[r]
+            fill[c] += 1
+        first = np.zeros(len(uniq), int)
+        first[ci[order[::-1]]] = order[::-1]
+        des = {k: np.asarray(v)[first] for k, v in design.items()}
+        return cls(tuple(uniq), tuple(key_names), des, logy, sd, counts)
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    point: float
+    samples: np.ndarray = field(repr=False)
+    n_resamples: int
+    n_failed: int
+    method: str
+
+
+def draw_indices(counts: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Per cell and resample, ``k_c`` seed indices drawn with replacement: ``[B, C, K]``."""
+    K = int(counts.max())
+    u = rng.random((n_resamples, counts.size, K))
+    return np.minimum((u * counts[None, :, None]).astype(np.int64), np.maximum(counts - 1, 0)[None, :, None])
+
+
+def _residuals(cells: Cells, inflate: bool):
+    m = cells.means()  # [C, V]
+    k = cells.counts.astype(float)
+    scale = np.where(k > 1, np.sqrt(k / np.maximum(k - 1, 1)), 0.0) if inflate else np.ones_like(k)
+    res = (cells.logy - m[:, None, :]) * scale[:, None, None]
+    return m, np.nan_to_num(res)
+
+
+def resample_means(cells: Cells, idx: np.ndarray, *, inflate: bool = True,
+                   pool_u: np.ndarray | None = None) -> np.ndarray:
+    """Resampled cell means ``[B, C, V]`` from drawn seed indices ``idx`` ``[B, C, K]``.
+
+    Single-seed cells add a residual drawn (via ``pool_u`` ``[B, C]`` uniforms)
+    from the pooled residuals of the multi-seed cells.
+    """
+    m, res = _residuals(cells, inflate)
+    C, K, V = res.shape
+    B = idx.shape[0]
+    k = cells.counts
+    valid = (np.arange(K)[None, :] < k[:, None])  # [C, K]
+    g = res[np.arange(C)[None, :, None], idx]  # [B, C, K, V]
+    g = g * valid[None, :, :, None]
+    out = m[None] + g.sum(axis=2) / k[None, :, None]
+    single = k == 1
+    if np.any(single):
+        multi = k > 1
+        if not np.any(multi):
+            raise FitError(
+                "a seed bootstrap needs several seeds: every configuration here has a single seed. "
+                "Train ≥2 seeds per configuration (a larger --scaling-budget, e.g. small)."
+            )
+        pool = res[multi][valid[multi]]  # [P, V]
+        if pool_u is None:
+            raise ValueError("pool_u is required when some cells have a single seed")
+        j = np.minimum((pool_u[:, single] * len(pool)).astype(np.int64), len(pool) - 1)
+        out[:, single] = m[None, single] + pool[j]
+    return out
+
+
+def _finish(point: float, samples: np.ndarray, method: str) -> BootstrapResult:
+    ok = np.isfinite(samples)
+    n_failed = int((~ok).sum())
+    if not np.isfinite(point):
+        raise FitError(f"the statistic is not finite on the data themselves ({method}); check the fit region.")
+    if n_failed > 0.05 * samples.size:
+        raise FitError(f"{n_failed} of {samples.size} bootstrap resamples gave no finite estimate; the data do "
+                       f"not pin this quantity down (too few points or seeds in the fit region).")
+    return BootstrapResult(float(point), samples[ok], int(ok.sum()), n_failed, method)
+
+
+def _check_scheme(scheme: str) -> None:
+    if scheme not in ("cell", "seed"):
+        raise ValueError(f"unknown bootstrap scheme {scheme!r}; use 'cell' or 'seed'")
+
+
+def _global_seed_indices(cells: Cells, n_resamples: int, rng) -> np.ndarray:
+    """``scheme='seed'``: one draw of seed ids per resample, shared by every cell."""
+    K = int(cells.counts.max())
+    if np.any(cells.counts != K) or np.any(cells.seeds != cells.seeds[:1]):
+        raise FitError("scheme='seed' needs every configuration to have the same seeds; use scheme='cell'.")
+    if K < 2:
+        raise FitError("a seed bootstrap needs ≥2 seeds; train more seeds (a larger --scaling-budget).")
+    j = rng.integers(0, K, size=(n_resamples, K))
+    return np.broadcast_to(j[:, None, :], (n_resamples, cells.n_cells, K))
+
+
+def seed_bootstrap(cells: Cells, statistic: Statistic, *, n_resamples: int = 2000, seed: int = 0,
+                   scheme: str = "cell", inflate: bool = True, chunk: int = 1000) -> BootstrapResult:
+    """Bootstrap ``statistic`` over seeds; deterministic given ``seed``."""
+    _check_scheme(scheme)
+    if n_resamples < 2:
+        raise FitError("a bootstrap needs at least 2 resamples (default 2000).")
+    point = float(np.asarray(statistic(cells.means()[None]))[0])
+    rng = np.random.default_rng(seed)
+    out = []
+    for start in range(0, n_resamples, chunk):
+        b = min(chunk, n_resamples - start)
+        if scheme == "cell":
+            idx = draw_indices(cells.counts, b, rng)
+        else:
+            idx = _global_seed_indices(cells, b, rng)
+        pu = rng.random((b, cells.n_cells))
+        out.append(np.asarray(statistic(resample_means(cells, idx, inflate=inflate, pool_u=pu)), float))
+    method = f"seed bootstrap ({'per-configuration' if scheme == 'cell' else 'global seed ids'}, percentile)"
+    return _finish(point, np.concatenate(out), method)
+
+
+def match_cells(a: Cells, b: Cells, on: Sequence[str]) -> tuple[Cells, Cells]:
+    """Align two conditions' cells on the key columns ``on`` and on shared seed ids.
+
+    Keeps only configurations present in both and, within each, seeds present in
+    both (so resampled seed ids mean the same seed in both conditions).
+    """
+    def keyed(cells):
+        names = list(cells.key_names)
+        return {tuple(k[names.index(n)] for n in on): i for i, k in enumerate(cells.keys)}
+    ka, kb = keyed(a), keyed(b)
+    common = sorted(set(ka) & set(kb))
+    if not common:
+        raise FitError("the two conditions share no configuration; a paired comparison needs the same grid.")
+    ia = np.array([ka[k] for k in common])
+    ib = np.array([kb[k] for k in common])
+    a, b = a.subset(ia), b.subset(ib)
+    C, V = len(common), a.logy.shape[2]
+    K = max(a.seeds.shape[1], b.seeds.shape[1])
+    la = np.full((C, K, V), np.nan)
+    lb = np.full((C, K, b.logy.shape[2]), np.nan)
+    sd = np.full((C, K), -1)
+    cnt = np.zeros(C, int)
+    for c in range(C):
+        sa = [s for s in a.seeds[c] if s >= 0]
+        sb = [s for s in b.seeds[c] if s >= 0]
+        shared = sorted(set(sa) & set(sb))
+        for j, s in enumerate(shared):
+            la[c, j] = a.logy[c, sa.index(s)]
+            lb[c, j] = b.logy[c, sb.index(s)]
+            sd[c, j] = s
+        cnt[c] = len(shared)
+    keep = cnt > 0
+    if not np.any(keep):
+        raise FitError("the two conditions share no seed ids; a paired bootstrap needs common seeds.")
+    mk = lambda x, l: Cells(tuple(k for k, kk in zip(x.keys, keep) if kk), x.key_names,
+                            {n: v[keep] for n, v in x.design.items()}, l[keep], sd[keep], cnt[keep])
+    return mk(a, la), mk(b, lb)
+
+
+def paired_seed_bootstrap(a: Cells, b: Cells, stat_a: Statistic, stat_b: Statistic, *,
+                          n_resamples: int = 2000, seed: int = 0, scheme: str = "cell",
+                          inflate: bool = True, chunk: int = 1000) -> BootstrapResult:
+    """Bootstrap of ``stat_a − stat_b`` where matched cells reuse the same seed draws.
+
+    ``a`` and ``b`` must come from :func:`match_cells` (same cells, same seed ids
+    in the same order), so seed j of a cell is the same seed in both conditions.
+    """
+    _check_scheme(scheme)
+    if a.n_cells != b.n_cells or np.any(a.counts != b.counts) or np.any(a.seeds != b.seeds):
+        raise FitError("paired bootstrap: align the conditions with match_cells() first.")
+    pa = float(np.asarray(stat_a(a.means()[None]))[0])
+    pb = float(np.asarray(stat_b(b.means()[None]))[0])
+    rng = np.random.default_rng(seed)
+    out = []
+    for start in range(0, n_resamples, chunk):
+        n = min(chunk, n_resamples - start)
+        idx = draw_indices(a.counts, n, rng) if scheme == "cell" else _global_seed_indices(a, n, rng)
+        pu = rng.random((n, a.n_cells))
+        sa = np.asarray(stat_a(resample_means(a, idx, inflate=inflate, pool_u=pu)), float)
+        sb = np.asarray(stat_b(resample_means(b, idx, inflate=inflate, pool_u=pu)), float)
+        out.append(sa - sb)
+    method = f"paired seed bootstrap ({'per-configuration' if scheme == 'cell' else 'global seed ids'}, percentile)"
+    return _finish(pa - pb, np.concatenate(out), method)

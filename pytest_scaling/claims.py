@@ -1,0 +1,357 @@
+"""Estimates with honest intervals, and ``expect``: claims with three verdicts.
+
+A claim states the region where a quantity must lie. At confidence level 1−α
+(Bonferroni-adjusted to 1−α/m when the plugin declares a family of m claims):
+
+* **confirmed** – the whole CI lies inside the region: the test passes;
+* **refuted** – the whole CI lies outside it: ``AssertionError`` (a failure);
+* **inconclusive** – the CI straddles a boundary, or the estimate was flagged
+  unreliable (e.g. an LR optimum at the sweep's edge): ``pytest.skip`` by
+  default, ``pytest.fail`` in strict mode.
+
+p-values (stored on each record, used by :func:`holm_adjust`): for a region R
+and a family of equal-tailed intervals CI(1−α), the claim's p-value is the
+smallest α at which CI(1−α) lies inside R. For a bootstrap estimate that is
+``min(1, 2·max(P*(θ* ≤ lo), P*(θ* ≥ hi)))`` from the bootstrap distribution; for
+a t-interval the same with the t distribution of (θ − value)/se. The verdict at
+level 1−α is "confirmed" exactly when p ≤ α (up to quantile interpolation).
+``details['p_refute']`` is the same quantity for the complement of R.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.stats
+
+from pytest_scaling.errors import FitError
+
+__all__ = ["Estimate", "Expectation", "ClaimRecord", "expect", "configure", "settings", "take_records",
+           "holm_adjust", "holm"]
+
+
+# --------------------------------------------------------------------------- Estimate
+
+@dataclass(frozen=True, eq=False)
+class Estimate:
+    """A number with its uncertainty: value, CI at any level, method, runs used.
+
+    Either ``samples`` (a bootstrap distribution: percentile intervals) or ``se``
+    (+ ``df``; t-interval, normal when ``df`` is None) must be given. A non-empty
+    ``reason`` marks the estimate unreliable: any claim on it is inconclusive.
+    """
+
+    value: float
+    method: str
+    runs: int
+    quantity: str = ""
+    samples: np.ndarray | None = field(default=None, repr=False)
+    se: float | None = None
+    df: float | None = None
+    n_resamples: int | None = None
+    reason: str = ""
+    details: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if not math.isfinite(self.value):
+            raise FitError(f"estimate of {self.quantity or 'a quantity'} is not finite ({self.value}); "
+                           f"the data do not determine it.")
+        if self.samples is None and self.se is None:
+            raise ValueError("an Estimate needs bootstrap samples or a standard error")
+        if self.samples is not None:
+            s = np.asarray(self.samples, float)
+            if s.size < 2 or not np.all(np.isfinite(s)):
+                raise FitError("bootstrap samples must be ≥2 finite values")
+            object.__setattr__(self, "samples", s)
+            if self.n_resamples is None:
+                object.__setattr__(self, "n_resamples", int(s.size))
+        elif not (self.se >= 0 and math.isfinite(self.se)):
+            raise FitError(f"standard error of {self.quantity or 'the estimate'} is not finite; too few points.")
+
+    # -- intervals ---------------------------------------------------------
+    def ci(self, level: float = 0.95) -> tuple[float, float]:
+        if not 0 < level < 1:
+            raise ValueError(f"confidence level must be in (0, 1), got {level}")
+        q = (1 - level) / 2
+        if self.samples is not None:
+            lo, hi = np.quantile(self.samples, [q, 1 - q])
+            return float(lo), float(hi)
+        crit = scipy.stats.t.ppf(1 - q, self.df) if self.df else scipy.stats.norm.ppf(1 - q)
+        return float(self.value - crit * self.se), float(self.value + crit * self.se)
+
+    def _tail(self, x: float, upper: bool) -> float:
+        """P(θ ≥ x) if upper else P(θ ≤ x) under the estimate's sampling distribution."""
+        if math.isinf(x):
+            return 0.0 if (x > 0) == upper else 1.0
+        if self.samples is not None:
+            return float(np.mean(self.samples >= x) if upper else np.mean(self.samples <= x))
+        if self.se == 0:
+            return float((self.value >= x) if upper else (self.value <= x))
+        z = (x - self.value) / self.se
+        dist = scipy.stats.t(self.df) if self.df else scipy.stats.norm()
+        return float(dist.sf(z) if upper else dist.cdf(z))
+
+    def p_value(self, low: float = -math.inf, high: float = math.inf) -> float:
+        """Smallest α at which the (1−α) CI lies inside (low, high); see module docstring."""
+        return float(min(1.0, 2 * max(self._tail(low, upper=False), self._tail(high, upper=True))))
+
+    # -- display -----------------------------------------------------------
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec or "g")
+
+    def summary(self, level: float = 0.95) -> str:
+        lo, hi = self.ci(level)
+        title = f"Estimate: {self.quantity}" if self.quantity else "Estimate"
+        rows = [("value", f"{self.value:.6g}"), (f"{level:.0%} CI", f"[{lo:.6g}, {hi:.6g}]"),
+                ("method", self.method), ("runs used", str(self.runs))]
+        if self.n_resamples is not None:
+            rows.append(("resamples", str(self.n_resamples)))
+        if self.se is not None:
+            rows.append(("std err", f"{self.se:.4g}" + (f" (df={self.df:g})" if self.df else "")))
+        if self.reason:
+            rows.append(("warning", self.reason))
+        for k, v in self.details.items():
+            if isinstance(v, (int, float, str, bool)):
+                rows.append((k, f"{v:.4g}" if isinstance(v, float) else str(v)))
+        w = max(len(r[0]) for r in rows)
+        width = max(46, max(w + 2 + len(r[1]) for r in rows))
+        line = "=" * width
+        body = "\n".join(f"{k:<{w}}  {v}" for k, v in rows)
+        return f"{title:^{width}}\n{line}\n{body}\n{line}"
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def __repr__(self) -> str:
+        lo, hi = self.ci(0.95)
+        return (f"Estimate({self.quantity + ': ' if self.quantity else ''}{self.value:.4g}, "
+                f"95% CI [{lo:.4g}, {hi:.4g}], {self.method}, runs={self.runs})")
+
+
+# --------------------------------------------------------------------------- settings & records
+
+@dataclass
+class Settings:
+    confidence: float = 0.95
+    strict: bool = False
+    family_size: int = 1
+
+    @property
+    def level(self) -> float:
+        """The CI level a single claim is judged at (Bonferroni over the family)."""
+        return 1 - (1 - self.confidence) / max(1, self.family_size)
+
+
+settings = Settings()
+_records: list["ClaimRecord"] = []
+
+
+def configure(confidence: float = 0.95, strict: bool = False, family_size: int = 1) -> None:
+    """Set the session's confidence level, strictness and claim-family size (plugin calls this)."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if family_size < 1:
+        raise ValueError(f"family_size must be ≥ 1, got {family_size}")
+    settings.confidence, settings.strict, settings.family_size = float(confidence), bool(strict), int(family_size)
+
+
+@dataclass(frozen=True)
+class ClaimRecord:
+    """One ``expect`` call, as the report shows it. JSON-able via ``to_dict``."""
+
+    nodeid: str
+    name: str
+    quantity: str
+    estimate: float
+    ci_low: float
+    ci_high: float
+    confidence: float
+    method: str
+    n_resamples: int | None
+    expected: str
+    verdict: str
+    runs: int
+    p_value: float | None
+    reason: str
+    details: dict
+    adjusted_p: float | None = None  # set by holm_adjust
+    adjusted_verdict: str | None = None  # set by holm_adjust
+
+    def to_dict(self) -> dict:
+        return _jsonable(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ClaimRecord":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _jsonable(x.tolist())
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None if math.isnan(x) else (1e308 if x > 0 else -1e308)
+    return x
+
+
+def take_records() -> list[ClaimRecord]:
+    """Return and clear the records made since the last call."""
+    out = list(_records)
+    _records.clear()
+    return out
+
+
+# --------------------------------------------------------------------------- expect
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def _current_test() -> tuple[str, str]:
+    env = os.environ.get("PYTEST_CURRENT_TEST", "")
+    nodeid = env.rsplit(" (", 1)[0] if env else ""
+    name = nodeid.split("::")[-1] if nodeid else ""
+    if not name:
+        for fr in inspect.stack()[3:]:
+            if fr.function.startswith("test"):
+                name = fr.function
+                break
+    return nodeid, name
+
+
+class Expectation:
+    """Region claims on one estimate; each method records and decides (see module doc)."""
+
+    def __init__(self, estimate: Estimate, quantity: str | None = None, claim: str | None = None):
+        if not isinstance(estimate, Estimate):
+            raise TypeError(f"expect() needs an Estimate (with a CI), got {type(estimate).__name__}")
+        self.estimate = estimate
+        self.quantity = quantity or estimate.quantity or "estimate"
+        self.nodeid, default_name = _current_test()
+        self.claim = claim or default_name or self.quantity
+
+    def below(self, x: float) -> Estimate:
+        return self._judge(-math.inf, float(x), f"< {_fmt(x)}")
+
+    def above(self, x: float) -> Estimate:
+        return self._judge(float(x), math.inf, f"> {_fmt(x)}")
+
+    def between(self, a: float, b: float) -> Estimate:
+        if not a < b:
+            raise ValueError(f"between(a, b) needs a < b, got ({a}, {b})")
+        return self._judge(float(a), float(b), f"in ({_fmt(a)}, {_fmt(b)})")
+
+    def near(self, x: float, tol: float) -> Estimate:
+        """Equivalence claim: confirmed when the CI lies inside [x − tol, x + tol]."""
+        if not tol > 0:
+            raise ValueError(f"near(x, tol) needs tol > 0, got {tol}")
+        return self._judge(float(x) - tol, float(x) + tol, f"within {_fmt(tol)} of {_fmt(x)}")
+
+    def _judge(self, low: float, high: float, expected: str) -> Estimate:
+        est, level = self.estimate, settings.level
+        lo, hi = est.ci(level)
+        p = est.p_value(low, high)
+        p_ref = min(est.p_value(-math.inf, low) if math.isfinite(low) else 1.0,
+                    est.p_value(high, math.inf) if math.isfinite(high) else 1.0)
+        if est.reason:
+            verdict, reason = "inconclusive", est.reason
+        elif low < lo and hi < high:
+            verdict, reason = "confirmed", ""
+        elif hi <= low or lo >= high:
+            verdict, reason = "refuted", f"the whole {level:.4g} CI lies outside {expected}"
+        else:
+            verdict, reason = "inconclusive", f"the {level:.4g} CI [{_fmt(lo)}, {_fmt(hi)}] straddles {expected}"
+        details = dict(est.details)
+        details.update(p_refute=p_ref, nominal_confidence=settings.confidence, family_size=settings.family_size,
+                       region=[low, high], flagged=bool(est.reason))
+        rec = ClaimRecord(
+            nodeid=self.nodeid, name=self.claim, quantity=self.quantity, estimate=float(est.value),
+            ci_low=lo, ci_high=hi, confidence=level, method=est.method, n_resamples=est.n_resamples,
+            expected=expected, verdict=verdict, runs=int(est.runs), p_value=p, reason=reason,
+            details=_jsonable(details),
+        )
+        _records.append(rec)
+        if verdict == "confirmed":
+            return est
+        msg = self._message(rec)
+        if verdict == "refuted":
+            raise AssertionError(msg)
+        import pytest  # only needed inside a test
+        if settings.strict:
+            pytest.fail(msg + " (strict mode: inconclusive claims fail)", pytrace=False)
+        pytest.skip(msg)
+
+    @staticmethod
+    def _message(r: ClaimRecord) -> str:
+        res = f", {r.n_resamples} resamples" if r.n_resamples else ""
+        return (f"{r.verdict}: {r.quantity} = {_fmt(r.estimate)}, {r.confidence:.4g} CI "
+                f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}], expected {r.expected} "
+                f"({r.method}{res}, {r.runs} runs) — {r.reason}")
+
+
+def expect(estimate: Estimate, quantity: str | None = None, claim: str | None = None) -> Expectation:
+    """Start a claim on ``estimate``: ``expect(gamma, "γ").between(0, 1)``."""
+    return Expectation(estimate, quantity, claim)
+
+
+# --------------------------------------------------------------------------- Holm
+
+def holm(pvalues) -> np.ndarray:
+    """Holm step-down adjusted p-values: adj_(i) = max_{j≤i} min(1, (m−j+1)·p_(j))."""
+    p = np.asarray(pvalues, float)
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    adj = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = adj
+    return out
+
+
+def holm_adjust(records: list[ClaimRecord], confidence: float | None = None) -> list[ClaimRecord]:
+    """Session-end family-wise correction (Holm) over all records with a p-value.
+
+    Confirmation p-values and refutation p-values are adjusted separately; a claim
+    is confirmed (refuted) when its adjusted confirmation (refutation) p-value is
+    ≤ α. Holm is uniformly more powerful than the Bonferroni used at test time, so
+    every claim confirmed under Bonferroni stays confirmed. Flagged estimates stay
+    inconclusive. Returns new records with ``adjusted_p`` and ``adjusted_verdict``.
+    """
+    records = list(records)
+    if confidence is None:
+        confs = [r.details.get("nominal_confidence") for r in records if r.details.get("nominal_confidence")]
+        confidence = confs[0] if confs else settings.confidence
+    alpha = 1 - confidence
+    idx = [i for i, r in enumerate(records) if r.p_value is not None]
+    out = list(records)
+    if not idx:
+        return out
+    pc = holm([records[i].p_value for i in idx])
+    pr = holm([records[i].details.get("p_refute", 1.0) if records[i].details.get("p_refute") is not None else 1.0
+               for i in idx])
+    for j, i in enumerate(idx):
+        r = records[i]
+        if r.details.get("flagged"):
+            v = "inconclusive"
+        elif pc[j] <= alpha:
+            v = "confirmed"
+        elif pr[j] <= alpha:
+            v = "refuted"
+        else:
+            v = "inconclusive"
+        out[i] = dataclasses.replace(r, adjusted_p=float(pc[j]), adjusted_verdict=v)
+    return out
