@@ -774,6 +774,29 @@ def _e(x: Any) -> str:
     return html.escape("" if x is None else str(x), quote=True)
 
 
+def _method(claim: Mapping) -> str:
+    method, n = claim.get("method"), claim.get("n_resamples")
+    return ", ".join(str(x) for x in (method, f"{n} resamples" if n else None) if x)
+
+
+def _grid_line(summary: Mapping | None) -> str | None:
+    """What the verdicts rest on, in one line: axes of the grid and how many runs failed."""
+    if not summary or not summary.get("count"):
+        return None
+    widths, fractions = summary.get("widths") or [], summary.get("fractions") or []
+    parts = []
+    if widths:
+        parts.append(f"widths {fmt_num(min(widths))}–{fmt_num(max(widths))} ({len(widths)})")
+    if fractions:
+        parts.append(f"data fractions {fmt_num(min(fractions))}–{fmt_num(max(fractions))} ({len(fractions)})")
+    parts.append(f"{len(summary.get('seeds') or [])} seeds")
+    if summary.get("dropouts"):
+        parts.append("dropout " + ", ".join(fmt_num(p) for p in summary["dropouts"]))
+    parts.append(f"{summary.get('usable', 0)} of {summary['count']} runs usable "
+                 f"({summary.get('diverged', 0)} diverged, {summary.get('collapsed', 0)} collapsed)")
+    return " · ".join(parts)
+
+
 def render_html(report: Mapping, plots: Mapping[str, str]) -> str:
     """Self-contained page (inline CSS; images by relative path) from the report dict.
 
@@ -782,7 +805,8 @@ def render_html(report: Mapping, plots: Mapping[str, str]) -> str:
     totals = report.get("totals") or {}
     meta_rows = [
         ("budget", report.get("budget")), ("dataset", report.get("dataset")), ("device", report.get("device")),
-        ("runs", totals_line(totals) or None), ("git commit", report.get("git_commit")),
+        ("runs", totals_line(totals) or None), ("grid", _grid_line(report.get("runs"))),
+        ("git commit", report.get("git_commit")),
         ("generated", report.get("generated_at")), ("cache", report.get("cache_dir")),
     ]
     parts = [
@@ -812,7 +836,8 @@ def render_html(report: Mapping, plots: Mapping[str, str]) -> str:
                 f"<td>{_e(c.get('name'))}<div class=\"reason\">{_e(c.get('nodeid'))}</div></td>",
                 f"<td>{_e(c.get('quantity'))}</td>",
                 f"<td class=\"num\">{_e(fmt_num(c.get('estimate')))}</td>",
-                f"<td class=\"ci\">{_e(ci)}</td>",
+                f"<td class=\"ci\">{_e(ci)}" + (f"<div class=\"reason\">{_e(_method(c))}</div>" if _method(c) else "")
+                + "</td>",
                 f"<td>{_e(c.get('expected'))}</td>",
                 f"<td><span class=\"verdict {_e(v)}\">{_e(v)}</span>"
                 + (f"<div class=\"reason\">{_e(reason)}</div>" if reason else "") + "</td>",

@@ -176,9 +176,10 @@ def test_write_report_files(written):
     assert len(RunTable.from_csv((out / "runs.csv").read_text())) == rep["runs"]["count"]
 
 
-def test_index_html_escapes_and_links_existing_images(written):
+def test_index_html_escapes_and_links_existing_images(written, runs):
     out, _ = written
     page = (out / "index.html").read_text()
+    assert f"{sum(r.ok for r in runs)} of {len(runs)} runs usable" in page
     assert "<b>made-up" not in page and "&lt;b&gt;made-up&lt;/b&gt;" in page
     assert "<script>" not in page and "&lt;script&gt;" in page
     for verdict in ("confirmed", "refuted", "inconclusive"):
