@@ -406,41 +406,14 @@ def dumps_report(report: Mapping) -> str:
     return json.dumps(_jsonable(report), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
 
-# --------------------------------------------------------------------------- fits adapter
+# --------------------------------------------------------------------------- frontier (via fits)
 
 
 def _fit_functions() -> tuple[Callable, Callable]:
     """``fits.frontier`` and ``fits.fit_power_law`` — the same code the claims use."""
-    try:
-        from pytest_scaling import fits
+    from pytest_scaling import fits
 
-        return fits.frontier, fits.fit_power_law
-    except (ImportError, AttributeError):  # TEMPORARY until fits.py lands; same signatures
-        return _frontier_fallback, _fit_power_law_fallback
-
-
-def _frontier_fallback(compute, loss):
-    order = np.argsort(compute, kind="stable")
-    best, keep = np.inf, []
-    for i in order:
-        if loss[i] < best:
-            best = loss[i]
-            keep.append(i)
-    return np.asarray(keep, dtype=int)
-
-
-@dataclasses.dataclass(frozen=True)
-class _PowerLawFallback:
-    slope: float
-    prefactor: float
-
-    def predict(self, x):
-        return self.prefactor * np.asarray(x, float) ** self.slope
-
-
-def _fit_power_law_fallback(x, y):
-    slope, icept = np.polyfit(np.log(x), np.log(y), 1)
-    return _PowerLawFallback(float(slope), float(np.exp(icept)))
+    return fits.frontier, fits.fit_power_law
 
 
 def _power_law_line(fit, xs: np.ndarray) -> np.ndarray:
