@@ -244,14 +244,26 @@ def frontier_mask_batched(loss_sorted: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- Chinchilla
 
 def chinchilla_objective(theta: np.ndarray, lnN: np.ndarray, lnD: np.ndarray, lnL: np.ndarray,
-                         delta: float = 1e-3, weights: np.ndarray | None = None):
+                         delta: float = 1e-3, weights: np.ndarray | None = None, block: int = 1 << 15):
     """Batched Huber objective and analytic gradient.
 
     ``theta`` is ``[S, 5]`` = (a, b, e, alpha, beta); predicted ln L =
     LSE(a − α lnN, b − β lnD, e). ``lnL`` is ``[n]`` or ``[S, n]`` (bootstrap
     resamples); ``weights`` ``[n]`` or ``[S, n]``. Each row's objective depends
-    only on its own parameters, so the rows are independent problems.
+    only on its own parameters, so the rows are independent problems. Rows are
+    processed in cache-sized blocks.
     """
+    S, n = theta.shape[0], lnN.size
+    rows = max(1, block // max(n, 1))
+    if S > rows:
+        fs, gs = [], []
+        for i in range(0, S, rows):
+            y = lnL[i:i + rows] if np.ndim(lnL) == 2 else lnL
+            w = weights[i:i + rows] if weights is not None and np.ndim(weights) == 2 else weights
+            f, g = chinchilla_objective(theta[i:i + rows], lnN, lnD, y, delta, w, block)
+            fs.append(f)
+            gs.append(g)
+        return np.concatenate(fs), np.concatenate(gs)
     a, b, e, al, be = (theta[:, i:i + 1] for i in range(5))
     t1 = a - al * lnN
     t2 = b - be * lnD
@@ -282,14 +294,17 @@ def chinchilla_objective(theta: np.ndarray, lnN: np.ndarray, lnD: np.ndarray, ln
 
 
 def batched_lbfgs(fg, x0: np.ndarray, *, memory: int = 10, max_iter: int = 1000, gtol: float = 1e-9,
-                  ftol: float = 1e-10, c1: float = 1e-4, max_backtrack: int = 40, bound=np.inf):
+                  ftol: float = 1e-10, c1: float = 1e-4, max_backtrack: int = 40, bound=np.inf,
+                  f_floor: float = 1e-6):
     """L-BFGS on ``S`` independent problems at once (rows of ``x0``).
 
     ``fg(x, idx)`` returns objective ``[k]`` and gradient ``[k, d]`` for the rows
     ``idx``. Each row has its own curvature history and its own backtracking
     (Armijo) line search, so one row never slows or perturbs another; rows that
     converge drop out of the batch, and so do rows running off to |x| > ``bound``
-    (a start heading for a degenerate optimum at infinity). Returns ``(x, f, n_iter)``.
+    (a start heading for a degenerate optimum at infinity). A row converges when
+    its objective changes by ≤ ftol·max(|f|, f_floor) or its gradient is ≤ gtol.
+    Returns ``(x, f, n_iter)``.
     """
     x = np.array(x0, dtype=float)
     S, d = x.shape
@@ -358,7 +373,7 @@ def batched_lbfgs(fg, x0: np.ndarray, *, memory: int = 10, max_iter: int = 1000,
         f_old = f[mi].copy()
         f[mi] = f_new[moved]
         g[mi] = g_new[moved]
-        good = sy_new > 1e-12 * np.linalg.norm(s_vec, axis=1) * np.linalg.norm(y_vec, axis=1)
+        good = (sy_new > 1e-12 * np.linalg.norm(s_vec, axis=1) * np.linalg.norm(y_vec, axis=1)) & (sy_new > 1e-280)
         upd = mi[good]
         s_hist[upd] = np.roll(s_hist[upd], -1, axis=1)
         y_hist[upd] = np.roll(y_hist[upd], -1, axis=1)
@@ -366,7 +381,7 @@ def batched_lbfgs(fg, x0: np.ndarray, *, memory: int = 10, max_iter: int = 1000,
         s_hist[upd, -1] = s_vec[good]
         y_hist[upd, -1] = y_vec[good]
         rho[upd, -1] = 1.0 / sy_new[good]
-        conv = (np.abs(f_old - f[mi]) <= ftol * np.maximum(np.maximum(np.abs(f_old), np.abs(f[mi])), 1e-300)) \
+        conv = (np.abs(f_old - f[mi]) <= ftol * np.maximum(np.maximum(np.abs(f_old), np.abs(f[mi])), f_floor)) \
             | (np.max(np.abs(g[mi]), axis=1) <= gtol)
         active[mi[conv]] = False
         active[mi[np.any(np.abs(x[mi]) > bound, axis=1)]] = False
