@@ -1,0 +1,125 @@
+"""``pytest-scaling``: fill the cache, print the run table, inspect or clear the cache."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from pytest_scaling.errors import ScalingError
+
+
+def _session(args):
+    from pytest_scaling.session import ScalingOptions, ScalingSession
+
+    options = ScalingOptions(budget=args.budget, dataset=args.dataset, data_dir=args.data_dir, device=args.device,
+                             cache_dir=args.cache_dir, no_train=getattr(args, "no_train", False),
+                             group_size=getattr(args, "group_size", None),
+                             budget_lines=tuple(getattr(args, "define", None) or ()))
+    return ScalingSession(options)
+
+
+def _specs(session, which: str):
+    budget = session.budget
+    return {"main": budget.main_specs(), "sweep": budget.sweep_specs(), "all": budget.all_specs()}[which]
+
+
+def cmd_train(args) -> int:
+    from rich.console import Console
+
+    session = _session(args)
+    session.console = Console(stderr=True)
+    specs = _specs(session, args.grid)
+    started = time.perf_counter()
+    session.prepare()
+    table = session.runs(specs)
+    stats = session.stats()
+    print(f"{session.header()}\n{len(table)} runs ready ({stats['runs_cached']} cached, {stats['runs_trained']} trained, "
+          f"{stats['runs_diverged']} diverged) in {time.perf_counter() - started:.1f} s; "
+          f"training compute {stats['trained_flops']:.3g} FLOPs", file=sys.stderr)
+    return 0
+
+
+def cmd_runs(args) -> int:
+    args.no_train = True
+    session = _session(args)
+    table = session.runs(_specs(session, args.grid))
+    if args.format == "csv":
+        sys.stdout.write(table.to_csv())
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        view = Table("width", "params", "dropout", "lr_mult", "fraction", "seed", "FLOPs", "val_loss", "val_acc", "status")
+        for run in table:
+            s = run.spec
+            status = "diverged" if run.diverged else "collapsed" if run.collapsed else "ok"
+            view.add_row(str(s.width), str(run.params), f"{s.dropout:g}", f"{s.lr_mult:g}", f"{s.fraction:g}",
+                         str(s.seed), f"{run.flops:.3g}", f"{run.val_loss:.4f}", f"{run.val_acc:.4f}", status)
+        Console().print(view)
+    missing = session.stats().get("runs_missing", 0)
+    if missing:
+        print(f"{missing} runs of budget {session.budget.name!r} are not cached; "
+              f"`pytest-scaling train --budget {session.budget.name}` trains them", file=sys.stderr)
+    return 0
+
+
+def cmd_cache(args) -> int:
+    from pytest_scaling.store import RunStore
+
+    store = RunStore(args.cache_dir)
+    if args.action == "info":
+        info = store.info()
+        print(f"cache: {info['directory']}\nruns: {info['runs']}\nsize: {info['bytes'] / 2**20:.2f} MiB")
+    else:
+        print(f"removed {store.clear()} runs from {store.directory}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pytest-scaling", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p):
+        p.add_argument("--cache-dir", default=None, help="run cache (default: $PYTEST_SCALING_CACHE or user cache)")
+
+    def grid(p):
+        common(p)
+        p.add_argument("--budget", default="small", help="tiny, small, medium, full, or one given with --define")
+        p.add_argument("--define", action="append", metavar="LINE",
+                       help="define a budget as in the scaling_budgets ini key, e.g. 'micro: parent=tiny widths=2,4'")
+        p.add_argument("--dataset", default="auto", choices=("auto", "mnist", "fashion-mnist"))
+        p.add_argument("--data-dir", default=None)
+        p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
+        p.add_argument("--grid", default="all", choices=("all", "main", "sweep"))
+
+    train = sub.add_parser("train", help="train every missing run of a budget into the cache")
+    grid(train)
+    train.add_argument("--group-size", type=int, default=None, help="runs per grouped model (1 turns batching off)")
+    train.set_defaults(func=cmd_train)
+    runs = sub.add_parser("runs", help="print the cached runs of a budget")
+    grid(runs)
+    runs.add_argument("--format", default="table", choices=("table", "csv"))
+    runs.set_defaults(func=cmd_runs)
+    cache = sub.add_parser("cache", help="show or clear the run cache")
+    common(cache)
+    cache.add_argument("action", choices=("info", "clear"))
+    cache.set_defaults(func=cmd_cache)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ScalingError as error:
+        print(f"pytest-scaling: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pytest-scaling: interrupted; every finished run is in the cache and the next call resumes",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
