@@ -24,6 +24,8 @@ from pytest_scaling.runs import Checkpoint, RunResult, RunSpec
 #: Bumped whenever a change here or in models.py changes results; part of every cache key.
 TRAINING_CODE_VERSION = "1"
 CHANCE_LOSS = math.log(10.0)
+#: A training loss above this (chance is ln 10 ≈ 2.3) means the run has blown up even if still finite.
+DIVERGED_LOSS = 100.0
 
 
 @dataclass(frozen=True)
@@ -140,11 +142,11 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
                                  reduction="none").view(k, -1).mean(1)
         grads = torch.autograd.grad(losses.sum(), params)
         adam.step(list(grads))
-        recent_loss = torch.where(torch.isfinite(recent_loss), losses.detach(), recent_loss)
+        recent_loss = torch.where(recent_loss < DIVERGED_LOSS, losses.detach(), recent_loss)  # a blow-up sticks
 
         final = step == steps
         if step in checkpoint_steps or step % settings.divergence_check_every == 0:
-            bad = ~torch.isfinite(recent_loss).cpu() & ~diverged
+            bad = ~(recent_loss < DIVERGED_LOSS).cpu() & ~diverged  # NaN compares False: caught too
             for member in bad.nonzero().flatten().tolist():
                 adam.freeze(member)
             diverged |= bad

@@ -1,0 +1,76 @@
+import shutil
+
+import pytest
+import torch
+
+from pytest_scaling import data as data_module
+from pytest_scaling.data import load_dataset, resolve_dataset
+from pytest_scaling.errors import DatasetNotFound
+from tests.conftest import write_idx_dataset
+
+
+def test_flat_directory_with_explicit_name(fake_data_dir):
+    source = resolve_dataset("fashion-mnist", fake_data_dir)
+    assert source.name == "fashion-mnist" and source.directory == fake_data_dir
+
+
+def test_torchvision_layout_is_found(tmp_path):
+    write_idx_dataset(tmp_path / "MNIST" / "raw", gz=False)
+    source = resolve_dataset("auto", tmp_path)
+    assert source.name == "mnist" and source.display_name == "MNIST"
+
+
+def test_env_var_is_the_fallback_for_the_option(tmp_path, monkeypatch):
+    write_idx_dataset(tmp_path / "FashionMNIST" / "raw")
+    monkeypatch.setenv("PYTEST_SCALING_DATA_DIR", str(tmp_path))
+    assert resolve_dataset("fashion-mnist").directory == tmp_path / "FashionMNIST" / "raw"
+
+
+def test_identity_distinguishes_contents(tmp_path):
+    a = resolve_dataset("mnist", write_idx_dataset(tmp_path / "a", seed=1))
+    b = resolve_dataset("mnist", write_idx_dataset(tmp_path / "b", seed=2))
+    assert a.identity != b.identity and a.identity.startswith("mnist:")
+
+
+def test_missing_dataset_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(data_module, "DEBIAN_FASHION_DIR", tmp_path / "nothing")
+    monkeypatch.setenv("PYTEST_SCALING_OFFLINE", "1")
+    with pytest.raises(DatasetNotFound) as info:
+        resolve_dataset("auto", None, download_root=tmp_path / "dl")
+    message = str(info.value)
+    assert "apt-get install dataset-fashion-mnist" in message and "--scaling-data-dir" in message
+
+
+def test_unreadable_data_dir(tmp_path):
+    with pytest.raises(DatasetNotFound, match="does not exist or cannot be read"):
+        resolve_dataset("auto", tmp_path / "absent")
+
+
+def test_unknown_dataset_name():
+    with pytest.raises(DatasetNotFound, match="choose one of: auto, mnist, fashion-mnist"):
+        resolve_dataset("cifar10")
+
+
+def test_truncated_file_is_reported(tmp_path):
+    directory = write_idx_dataset(tmp_path / "d", gz=False)
+    images = directory / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:5000])
+    with pytest.raises(DatasetNotFound, match="truncated"):
+        load_dataset(resolve_dataset("mnist", directory), torch.device("cpu"))
+
+
+def test_loaded_tensors_and_nested_subsets(fake_dataset):
+    assert fake_dataset.train_x.shape == (640, 1, 28, 28) and fake_dataset.val_x.shape == (200, 1, 28, 28)
+    assert abs(float(fake_dataset.train_x.mean())) < 1e-3  # normalised with train statistics
+    quarter, half, whole = (set(fake_dataset.subset_indices(f).tolist()) for f in (0.25, 0.5, 1.0))
+    assert quarter < half < whole and len(half) == 320 and len(whole) == 640
+
+
+@pytest.mark.skipif(not data_module.DEBIAN_FASHION_DIR.is_dir(), reason="Debian's dataset-fashion-mnist not installed")
+def test_debian_fashion_mnist_is_the_offline_default(monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTEST_SCALING_OFFLINE", "1")
+    monkeypatch.delenv("PYTEST_SCALING_DATA_DIR", raising=False)
+    source = resolve_dataset("auto", None, download_root=tmp_path)
+    assert source.name == "fashion-mnist"
+    dataset = load_dataset(source, torch.device("cpu"))
+    assert dataset.n_train == 60_000 and dataset.val_x.shape[0] == 10_000

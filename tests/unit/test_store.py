@@ -1,0 +1,94 @@
+import json
+import os
+
+import pytest
+
+from pytest_scaling.errors import CacheError
+from pytest_scaling.runs import Checkpoint, RunResult, RunSpec
+from pytest_scaling.store import Context, CorruptCacheRecord, RunStore, run_key
+
+CONTEXT = Context(dataset="fashion-mnist:abc", device_kind="cpu", code_version="1")
+
+
+def result(seed=0, loss=0.5):
+    return RunResult(spec=RunSpec(width=4, fraction=0.25, seed=seed), params=4266, flops_per_example=177184,
+                     examples=15000, val_loss=loss, val_acc=0.8, checkpoints=(Checkpoint(15000, loss, 0.8),))
+
+
+def test_round_trip(cache_dir):
+    store = RunStore(cache_dir).prepare()
+    store.put(result(), CONTEXT)
+    assert store.get(result().spec, CONTEXT) == result()
+    assert store.get(RunSpec(width=4, fraction=0.25, seed=1), CONTEXT) is None
+
+
+def test_key_covers_everything_that_changes_results():
+    spec = result().spec
+    keys = {run_key(spec, CONTEXT), run_key(spec, Context("mnist:abc", "cpu", "1")),
+            run_key(spec, Context("fashion-mnist:abc", "cuda:H100", "1")),
+            run_key(spec, Context("fashion-mnist:abc", "cpu", "2")),
+            run_key(spec, Context("fashion-mnist:abc", "cpu", "1", torch_version="0.0")),
+            run_key(RunSpec(width=4, fraction=0.25, seed=0, lr_mult=2.0), CONTEXT)}
+    assert len(keys) == 6
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])
+def test_corrupt_record_is_detected_and_dropped(cache_dir, damage):
+    store = RunStore(cache_dir).prepare()
+    path = store.put(result(), CONTEXT)
+    raw = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(raw[: len(raw) // 2])
+    elif damage == "flip":  # still valid JSON, but the numbers changed: only the checksum can tell
+        record = json.loads(raw)
+        record["result"]["val_loss"] = 0.1
+        path.write_text(json.dumps(record))
+    else:
+        path.write_bytes(b"\x00\xff not json")
+    with pytest.warns(CorruptCacheRecord, match="retrained"):
+        assert store.get(result().spec, CONTEXT) is None
+    assert not path.exists()
+
+
+def test_failed_write_leaves_no_partial_record(cache_dir, monkeypatch):
+    store = RunStore(cache_dir).prepare()
+
+    def boom(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        store.put(result(), CONTEXT)
+    monkeypatch.undo()
+    assert store.get(result().spec, CONTEXT) is None
+    assert not list(cache_dir.rglob("*.tmp"))
+
+
+def test_unwritable_cache_dir_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(CacheError, match="--scaling-cache-dir"):
+        RunStore(blocker / "cache").prepare()
+
+
+def test_lock_is_exclusive(cache_dir):
+    store = RunStore(cache_dir).prepare()
+    spec = result().spec
+    first = store.try_lock(spec, CONTEXT)
+    assert first is not None
+    # A second lock object on the same file stands for another worker (flock excludes per open file).
+    assert store.try_lock(spec, CONTEXT) is None
+    with store.lock(spec, CONTEXT, timeout=0.05) as got:
+        assert got is False
+    first.release()
+    with store.lock(spec, CONTEXT, timeout=0.05) as got:
+        assert got is True
+
+
+def test_records_and_clear(cache_dir):
+    store = RunStore(cache_dir).prepare()
+    for seed in range(3):
+        store.put(result(seed), CONTEXT)
+    assert {r.spec.seed for _, r in store.records()} == {0, 1, 2}
+    assert store.info()["runs"] == 3
+    assert store.clear() == 3 and store.info()["runs"] == 0

@@ -1,0 +1,74 @@
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+
+from pytest_scaling.runs import RunSpec
+from pytest_scaling.train import TrainSettings, _checkpoint_steps, member_learning_rates, train_group
+
+
+def spec(seed=0, width=3, fraction=0.5, **kw):
+    return RunSpec(width=width, fraction=fraction, seed=seed, **kw)
+
+
+def test_one_epoch_and_checkpoints(fake_dataset):
+    (result,) = train_group([spec()], fake_dataset)
+    assert result.examples == 320 and not result.diverged and math.isfinite(result.val_loss)
+    seen = [c.examples for c in result.checkpoints]
+    assert seen == sorted(seen) and seen[-1] == 320 and len(seen) >= 3
+    assert result.flops == 3 * result.flops_per_example * 320
+    assert (result.val_loss, result.val_acc) == (result.checkpoints[-1].val_loss, result.checkpoints[-1].val_acc)
+
+
+def test_checkpoints_are_log_spaced():
+    assert _checkpoint_steps(938, (1 / 8, 1 / 4, 1 / 2)) == [117, 234, 469, 938]
+    assert _checkpoint_steps(3, (1 / 8, 1 / 4, 1 / 2)) == [1, 2, 3]
+
+
+def test_same_spec_and_seed_give_identical_numbers(fake_dataset):
+    a = train_group([spec(seed=1, dropout=0.2), spec(seed=2)], fake_dataset)
+    b = train_group([spec(seed=1, dropout=0.2), spec(seed=2)], fake_dataset)
+    assert [(r.val_loss, r.val_acc, r.checkpoints) for r in a] == [(r.val_loss, r.val_acc, r.checkpoints) for r in b]
+
+
+def test_seeds_change_the_outcome(fake_dataset):
+    a, b = train_group([spec(seed=1), spec(seed=2)], fake_dataset)
+    assert a.val_loss != b.val_loss
+
+
+def test_a_group_member_trains_like_the_run_alone(fake_dataset):
+    """Without dropout a member sees the same init, data order and LR as alone: same numbers up to float error."""
+    alone = [train_group([spec(seed=s, lr_mult=m)], fake_dataset)[0] for s, m in ((0, 1.0), (1, 2.0))]
+    grouped = train_group([spec(seed=0, lr_mult=1.0), spec(seed=1, lr_mult=2.0)], fake_dataset)
+    for a, g in zip(alone, grouped):
+        assert g.val_loss == pytest.approx(a.val_loss, rel=1e-3)
+
+
+def test_dropout_members_have_the_statistics_of_solo_runs(fake_dataset):
+    """With dropout the masks differ, so compare loss distributions over seeds, not numbers."""
+    seeds = range(8)
+    solo = [train_group([spec(seed=s, dropout=0.2)], fake_dataset)[0].val_loss for s in seeds]
+    grouped = [r.val_loss for chunk in (seeds[:4], seeds[4:])
+               for r in train_group([spec(seed=s, dropout=0.2) for s in chunk], fake_dataset)]
+    assert scipy.stats.ttest_rel(solo, grouped).pvalue > 0.01
+    assert abs(np.mean(solo) - np.mean(grouped)) < 2 * np.std(solo)
+
+
+def test_a_diverging_run_is_recorded_and_its_group_mates_survive(fake_dataset):
+    healthy, exploded = train_group([spec(seed=0), spec(seed=0, lr_mult=1e7)], fake_dataset,
+                                    TrainSettings(divergence_check_every=1))
+    assert exploded.diverged and math.isnan(exploded.val_loss) and not exploded.ok
+    assert not healthy.diverged and math.isfinite(healthy.val_loss)
+
+
+def test_learning_rate_follows_fan_in_rule():
+    lrs = member_learning_rates(spec(width=16, lr_scale=0.06, lr_mult=2.0), 16)
+    assert lrs["conv1.weight"] == pytest.approx(0.12 / 3)
+    assert lrs["conv2.weight"] == pytest.approx(0.12 / math.sqrt(9 * 16))
+    assert lrs["head.bias"] == lrs["head.weight"] == pytest.approx(0.12 / math.sqrt(2 * 16 * 49))
+
+
+def test_mixed_shapes_are_refused(fake_dataset):
+    with pytest.raises(ValueError, match="one shape"):
+        train_group([spec(width=2), spec(width=3)], fake_dataset)
