@@ -332,7 +332,7 @@ def _run(cells: Cells, builder, quantity: str, n_resamples: int, seed: int, sche
     return _estimate(res, quantity, cells.n_runs, details, reason)
 
 
-def frontier_slope(runs, *, value: str = "loss", n_resamples: int = 2000, seed: int = 0, scheme: str = "cell",
+def frontier_slope(runs, *, value: str = "loss", n_resamples: int = 2000, seed: int = 0, scheme: str = "auto",
                    min_compute: float | None = None, drop_smallest_decades: float = 0.0,
                    method: str = "bootstrap") -> Estimate:
     """Slope d ln L / d ln C of the compute-efficient frontier of seed-averaged configurations.
@@ -360,7 +360,7 @@ def accuracy_frontier_slope(runs, **kw) -> Estimate:
     return frontier_slope(runs, value="error", **kw)
 
 
-def saturating_frontier(runs, *, n_resamples: int = 200, seed: int = 0, scheme: str = "cell",
+def saturating_frontier(runs, *, n_resamples: int = 200, seed: int = 0, scheme: str = "auto",
                         min_compute: float | None = None, drop_smallest_decades: float = 0.0) -> Estimate:
     """α of L = E + A·C^−α on the frontier, with its comparison against the pure power law.
 
@@ -396,7 +396,7 @@ def saturating_frontier(runs, *, n_resamples: int = 200, seed: int = 0, scheme: 
 
 
 def compute_optimal_exponent(runs, size: str = "params", approach: str = "isoflop", *, n_resamples: int = 1000,
-                             seed: int = 0, scheme: str = "cell", compare: bool = True,
+                             seed: int = 0, scheme: str = "auto", compare: bool = True,
                              min_compute: float | None = None, drop_smallest_decades: float = 0.0) -> Estimate:
     """γ in N_opt ∝ C^γ by one of Chinchilla's approaches, seed-bootstrapped.
 
@@ -429,7 +429,7 @@ def compute_optimal_exponent(runs, size: str = "params", approach: str = "isoflo
 
 
 def per_axis_exponents(runs, *, size: str = "params", n_resamples: int = 2000, seed: int = 0,
-                       scheme: str = "cell") -> dict[str, Estimate]:
+                       scheme: str = "auto") -> dict[str, Estimate]:
     """Log-log slopes of L(N) at the largest data fraction and of L(D) at the largest width."""
     cells = cells_from_runs(runs)
     out = {}
@@ -447,7 +447,7 @@ def _axis_cells(cells: Cells, axis: str) -> np.ndarray:
 
 
 def lr_fan_in_slope(sweep_runs, *, half_window: int = 2, n_resamples: int = 2000, seed: int = 0,
-                    scheme: str = "cell") -> Estimate:
+                    scheme: str = "auto") -> Estimate:
     """Slope of ln LR* on ln fan_in (fan_in = 9·width; LR* = lr_scale·lr_mult*/sqrt(fan_in)).
 
     LR* per width is the vertex of a parabola in ln LR around the best swept LR
@@ -469,7 +469,7 @@ _BUILDERS = {
 
 
 def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n_resamples: int = 1000,
-                      seed: int = 0, scheme: str = "cell", min_compute: float | None = None,
+                      seed: int = 0, scheme: str = "auto", min_compute: float | None = None,
                       drop_smallest_decades: float = 0.0, **kw) -> Estimate:
     """Estimate(a) − Estimate(b) with a paired seed bootstrap (e.g. dropout 0.2 vs 0).
 
@@ -498,7 +498,7 @@ def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n
 
 
 def extrapolation_are(runs, use_checkpoints: bool = False, *, n_resamples: int = 200, seed: int = 0,
-                      scheme: str = "cell", min_checkpoint_fraction: float = 0.1,
+                      scheme: str = "auto", min_checkpoint_fraction: float = 0.1,
                       starts: np.ndarray | None = None) -> Estimate:
     """Absolute relative error of predicting the largest model's final loss.
 

@@ -5,7 +5,7 @@ runs, so regression standard errors on frontier points understate it. We
 therefore resample the *seeds* behind every configuration ("cell") and rerun the
 statistic (seed-averaging → frontier → fit → exponent) on each resample.
 
-Why per-cell resampling with inflated residuals (the default ``scheme="cell"``):
+Why per-cell resampling with inflated residuals (``scheme="cell"``, the default with ≥3 seeds):
 with 2–3 seeds a global seed bootstrap (one draw of seed ids shared by every
 cell) has only a handful of distinct resamples (10 multisets for 3 seeds), and
 the plain bootstrap variance of a mean of k values is (k−1)/k of the unbiased one
@@ -18,6 +18,13 @@ locations; treating it as independent per cell only widens intervals (the
 calibration tests measure that). Cells with a single seed draw from the pooled
 residuals of the other cells. Values are averaged in log space (geometric mean),
 matching multiplicative seed noise and keeping losses positive.
+
+With only 2 seeds per configuration even that is too coarse (a 1-df noise
+estimate per cell under-covers); ``scheme="pooled"`` then draws every cell's
+seeds from the residuals of all cells (assuming the log-space seed noise is the
+same across configurations), and ``scheme="auto"`` (default) picks it when the
+median configuration has fewer than 3 seeds. ``scheme="seed"`` (global seed ids)
+is kept for comparison: with 3 seeds it covered only 79–86% in simulation.
 
 Everything is vectorised over resamples: statistics receive ``[B, C, V]`` arrays.
 """
@@ -157,6 +164,30 @@ def resample_means(cells: Cells, idx: np.ndarray, *, inflate: bool = True,
     return out
 
 
+def resample_means_pooled(cells: Cells, u: np.ndarray, *, inflate: bool = True) -> np.ndarray:
+    """``scheme='pooled'``: each cell's k_c seeds are drawn from the residuals of *all* cells.
+
+    ``u`` ``[B, C, K]`` uniforms. Assumes the log-space seed noise is the same in
+    every configuration; in exchange the noise level is estimated from every run,
+    not from 2–3 seeds per cell. Matched cells of two conditions (same layout)
+    given the same ``u`` draw the same (configuration, seed) residual: pairing holds.
+    """
+    m, res = _residuals(cells, inflate)
+    C, K, V = res.shape
+    k = cells.counts
+    valid = np.arange(K)[None, :] < k[:, None]
+    multi = k > 1
+    if not np.any(multi):
+        raise FitError(
+            "a seed bootstrap needs several seeds: every configuration here has a single seed. "
+            "Train ≥2 seeds per configuration (a larger --scaling-budget, e.g. small)."
+        )
+    pool = res[valid & multi[:, None]]  # [P, V]
+    j = np.minimum((u * len(pool)).astype(np.int64), len(pool) - 1)
+    g = pool[j] * valid[None, :, :, None]
+    return m[None] + g.sum(axis=2) / k[None, :, None]
+
+
 def _finish(point: float, samples: np.ndarray, method: str) -> BootstrapResult:
     ok = np.isfinite(samples)
     n_failed = int((~ok).sum())
@@ -168,9 +199,19 @@ def _finish(point: float, samples: np.ndarray, method: str) -> BootstrapResult:
     return BootstrapResult(float(point), samples[ok], int(ok.sum()), n_failed, method)
 
 
-def _check_scheme(scheme: str) -> None:
-    if scheme not in ("cell", "seed"):
-        raise ValueError(f"unknown bootstrap scheme {scheme!r}; use 'cell' or 'seed'")
+_SCHEME_NAMES = {"cell": "per-configuration", "pooled": "pooled residuals", "seed": "global seed ids"}
+
+
+def resolve_scheme(scheme: str, cells: Cells) -> str:
+    """``'auto'``: per-configuration resampling with ≥3 seeds per configuration, pooled
+    residuals with fewer (2 seeds give each cell a 1-df noise estimate, and the
+    per-configuration intervals then under-cover: 88% for the frontier slope in
+    simulation, vs 94% pooled)."""
+    if scheme == "auto":
+        return "pooled" if np.median(cells.counts) < 3 else "cell"
+    if scheme not in ("cell", "seed", "pooled"):
+        raise ValueError(f"unknown bootstrap scheme {scheme!r}; use 'auto', 'cell', 'pooled' or 'seed'")
+    return scheme
 
 
 def _global_seed_indices(cells: Cells, n_resamples: int, rng) -> np.ndarray:
@@ -185,9 +226,9 @@ def _global_seed_indices(cells: Cells, n_resamples: int, rng) -> np.ndarray:
 
 
 def seed_bootstrap(cells: Cells, statistic: Statistic, *, n_resamples: int = 2000, seed: int = 0,
-                   scheme: str = "cell", inflate: bool = True, chunk: int = 1000) -> BootstrapResult:
+                   scheme: str = "auto", inflate: bool = True, chunk: int = 1000) -> BootstrapResult:
     """Bootstrap ``statistic`` over seeds; deterministic given ``seed``."""
-    _check_scheme(scheme)
+    scheme = resolve_scheme(scheme, cells)
     if n_resamples < 2:
         raise FitError("a bootstrap needs at least 2 resamples (default 2000).")
     point = float(np.asarray(statistic(cells.means()[None]))[0])
@@ -195,13 +236,13 @@ def seed_bootstrap(cells: Cells, statistic: Statistic, *, n_resamples: int = 200
     out = []
     for start in range(0, n_resamples, chunk):
         b = min(chunk, n_resamples - start)
-        if scheme == "cell":
-            idx = draw_indices(cells.counts, b, rng)
+        if scheme == "pooled":
+            M = resample_means_pooled(cells, rng.random((b, cells.n_cells, int(cells.counts.max()))), inflate=inflate)
         else:
-            idx = _global_seed_indices(cells, b, rng)
-        pu = rng.random((b, cells.n_cells))
-        out.append(np.asarray(statistic(resample_means(cells, idx, inflate=inflate, pool_u=pu)), float))
-    method = f"seed bootstrap ({'per-configuration' if scheme == 'cell' else 'global seed ids'}, percentile)"
+            idx = draw_indices(cells.counts, b, rng) if scheme == "cell" else _global_seed_indices(cells, b, rng)
+            M = resample_means(cells, idx, inflate=inflate, pool_u=rng.random((b, cells.n_cells)))
+        out.append(np.asarray(statistic(M), float))
+    method = f"seed bootstrap ({_SCHEME_NAMES[scheme]}, percentile)"
     return _finish(point, np.concatenate(out), method)
 
 
@@ -245,14 +286,14 @@ def match_cells(a: Cells, b: Cells, on: Sequence[str]) -> tuple[Cells, Cells]:
 
 
 def paired_seed_bootstrap(a: Cells, b: Cells, stat_a: Statistic, stat_b: Statistic, *,
-                          n_resamples: int = 2000, seed: int = 0, scheme: str = "cell",
+                          n_resamples: int = 2000, seed: int = 0, scheme: str = "auto",
                           inflate: bool = True, chunk: int = 1000) -> BootstrapResult:
     """Bootstrap of ``stat_a − stat_b`` where matched cells reuse the same seed draws.
 
     ``a`` and ``b`` must come from :func:`match_cells` (same cells, same seed ids
     in the same order), so seed j of a cell is the same seed in both conditions.
     """
-    _check_scheme(scheme)
+    scheme = resolve_scheme(scheme, a)
     if a.n_cells != b.n_cells or np.any(a.counts != b.counts) or np.any(a.seeds != b.seeds):
         raise FitError("paired bootstrap: align the conditions with match_cells() first.")
     pa = float(np.asarray(stat_a(a.means()[None]))[0])
@@ -261,10 +302,14 @@ def paired_seed_bootstrap(a: Cells, b: Cells, stat_a: Statistic, stat_b: Statist
     out = []
     for start in range(0, n_resamples, chunk):
         n = min(chunk, n_resamples - start)
-        idx = draw_indices(a.counts, n, rng) if scheme == "cell" else _global_seed_indices(a, n, rng)
-        pu = rng.random((n, a.n_cells))
-        sa = np.asarray(stat_a(resample_means(a, idx, inflate=inflate, pool_u=pu)), float)
-        sb = np.asarray(stat_b(resample_means(b, idx, inflate=inflate, pool_u=pu)), float)
-        out.append(sa - sb)
-    method = f"paired seed bootstrap ({'per-configuration' if scheme == 'cell' else 'global seed ids'}, percentile)"
+        if scheme == "pooled":
+            u = rng.random((n, a.n_cells, int(a.counts.max())))
+            Ma, Mb = resample_means_pooled(a, u, inflate=inflate), resample_means_pooled(b, u, inflate=inflate)
+        else:
+            idx = draw_indices(a.counts, n, rng) if scheme == "cell" else _global_seed_indices(a, n, rng)
+            pu = rng.random((n, a.n_cells))
+            Ma = resample_means(a, idx, inflate=inflate, pool_u=pu)
+            Mb = resample_means(b, idx, inflate=inflate, pool_u=pu)
+        out.append(np.asarray(stat_a(Ma), float) - np.asarray(stat_b(Mb), float))
+    method = f"paired seed bootstrap ({_SCHEME_NAMES[scheme]}, percentile)"
     return _finish(pa - pb, np.concatenate(out), method)

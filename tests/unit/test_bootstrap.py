@@ -42,6 +42,18 @@ def test_inflated_residuals_give_unbiased_variance_of_cell_means(k):
     assert (plain.var(axis=0) / (s2 / k)).mean() == pytest.approx((k - 1) / k, abs=0.03)
 
 
+def test_pooled_scheme_uses_every_cells_residuals_and_is_auto_with_two_seeds():
+    cells = make_cells(k=2, C=300, sigma=0.05)
+    from pytest_scaling.bootstrap import resample_means_pooled, resolve_scheme
+    assert resolve_scheme("auto", cells) == "pooled" and resolve_scheme("auto", make_cells(k=3)) == "cell"
+    M = resample_means_pooled(cells, np.random.default_rng(0).random((3000, 300, 2)))[:, :, 0]
+    # every cell's resampled mean has the pooled variance σ²/2, whatever its own two seeds say
+    v = M.var(axis=0)
+    assert np.median(v) == pytest.approx(0.05 ** 2 / 2, rel=0.1) and v.std() / v.mean() < 0.1
+    res = seed_bootstrap(cells, lambda M: M[:, :, 0].mean(1), n_resamples=100)
+    assert "pooled" in res.method
+
+
 def test_bootstrap_is_deterministic_and_counts_resamples():
     cells = make_cells()
     stat = lambda M: M[:, :, 0].mean(1)
