@@ -126,6 +126,8 @@ class ScalingState:
 
     # Hooks that receive no config live on this object, registered as a plugin in pytest_configure.
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown":
+            return
         for name, value in report.user_properties:
             if name == CLAIM_PROPERTY:
                 self.records.append(json.loads(value))
@@ -221,23 +223,25 @@ def scaling_grid(request: pytest.FixtureRequest) -> ScalingGrid:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call):
-    report = yield
+    # Records go on the item, so the teardown report carries them (that is the one JUnit XML and
+    # pytest-xdist's controller read); the state collects them from there, once.
     from pytest_scaling import claims
 
     for record in claims.take_records():
         data = record.to_dict()
-        report.user_properties.append((CLAIM_PROPERTY, json.dumps(data, default=str)))
+        item.user_properties.append((CLAIM_PROPERTY, json.dumps(data, default=str)))
         prefix = f"scaling.{data['quantity']}"
-        report.user_properties.extend([
+        item.user_properties.extend([
             (f"{prefix}.estimate", data["estimate"]), (f"{prefix}.ci", f"[{data['ci_low']}, {data['ci_high']}]"),
             (f"{prefix}.verdict", data["verdict"]),
         ])
-    return report
+    return (yield)
 
 
 def _totals(state: ScalingState) -> dict:
     parts = [state.session.stats()] + state.worker_stats
-    keys = ("runs_cached", "runs_trained", "runs_missing", "runs_diverged", "train_seconds", "trained_flops")
+    keys = ("runs_cached", "runs_trained", "runs_from_other_workers", "runs_missing", "runs_diverged",
+            "train_seconds", "trained_flops")
     totals = {key: sum(p.get(key, 0) for p in parts) for key in keys}
     totals["wall_seconds"] = time.time() - state.started
     return totals

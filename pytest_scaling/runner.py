@@ -43,7 +43,8 @@ class RunnerStats:
     seen: set = field(default_factory=set)
 
     def as_dict(self) -> dict:
-        return {"runs_cached": self.cached, "runs_trained": self.trained + self.waited, "runs_missing": self.missing,
+        return {"runs_cached": self.cached, "runs_trained": self.trained, "runs_from_other_workers": self.waited,
+                "runs_missing": self.missing,
                 "runs_diverged": self.diverged, "train_seconds": self.train_seconds, "trained_flops": self.trained_flops}
 
 

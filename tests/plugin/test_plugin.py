@@ -1,0 +1,121 @@
+"""The plugin as a user meets it, through pytester (fake IDX data, a micro budget)."""
+
+import json
+import stat
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.conftest import MICRO_BUDGET
+
+CLAIM = '''
+from pytest_scaling import Estimate, expect
+
+def test_claim(scaling_grid):
+    runs = scaling_grid(dropout=0.0)
+    assert len(runs) == 3 * 2 * 2
+    assert set(runs.column("dropout")) == {0.0}
+    expect(Estimate(-0.3, "normal", runs=len(runs), se=0.05), "slope").below(0)
+
+def test_undecided(scaling_grid):
+    runs = scaling_grid(dropout=0.2, widths=(2, 3))
+    expect(Estimate(0.05, "normal", runs=len(runs), se=0.1), "shift").above(0)
+
+def test_sweep(scaling_grid):
+    assert sorted(set(scaling_grid.lr_sweep().column("lr_mult"))) == [0.25, 0.5, 1.0, 2.0, 4.0]
+'''
+
+
+@pytest.fixture
+def project(pytester, fake_data_dir, tmp_path):
+    pytester.makeini(f"""
+        [pytest]
+        scaling_dataset = mnist
+        scaling_data_dir = {fake_data_dir}
+        scaling_cache_dir = {tmp_path / 'cache'}
+        scaling_budget = micro
+        scaling_budgets =
+            {MICRO_BUDGET}
+    """)
+    pytester.makepyfile(test_claims=CLAIM)
+    return pytester
+
+
+def test_claims_pass_skip_and_are_summarised(project):
+    result = project.runpytest("-rs")
+    result.assert_outcomes(passed=2, skipped=1)
+    result.stdout.fnmatch_lines(["pytest-scaling · budget micro · MNIST*", "*inconclusive*"])
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_strict_turns_inconclusive_into_failure(project):
+    project.runpytest("--scaling-strict").assert_outcomes(passed=2, failed=1)
+
+
+def test_second_session_uses_the_cache(project, tmp_path):
+    project.runpytest()
+    report_dir = tmp_path / "report"
+    project.runpytest(f"--scaling-report={report_dir}").assert_outcomes(passed=2, skipped=1)
+    totals = json.loads((report_dir / "report.json").read_text())["totals"]
+    assert totals["runs_trained"] == 0 and totals["runs_cached"] > 0
+
+
+def test_no_train_with_empty_cache_skips_with_advice(project):
+    result = project.runpytest("--scaling-no-train", "-rs")
+    result.assert_outcomes(skipped=3)
+    result.stdout.fnmatch_lines(["*pytest-scaling train --budget micro*"])
+
+
+def test_claims_reach_junit_xml(project, tmp_path):
+    xml = tmp_path / "junit.xml"
+    project.runpytest(f"--junitxml={xml}")
+    properties = {p.get("name"): p.get("value") for p in ET.parse(xml).iter("property")}
+    assert properties["scaling.slope.verdict"] == "confirmed"
+    assert float(properties["scaling.slope.estimate"]) == -0.3
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--scaling-budget=huge"], "valid budgets: tiny, small, medium, full, micro"),
+    (["--scaling-dataset=cifar"], "choose one of: auto, mnist, fashion-mnist"),
+    (["--scaling-confidence=2"], "--scaling-confidence must be a number in [0.5, 1)"),
+    (["--scaling-device=tpu"], "unknown device 'tpu'"),
+    (["--scaling-group-size=0"], "--scaling-group-size must be a positive integer"),
+    (["--scaling-compare-fail=gamma:0.05"], "needs --scaling-compare"),
+])
+def test_bad_options_are_usage_errors(project, args, fragment):
+    result = project.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert fragment in result.stderr.str()
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_missing_dataset_is_a_usage_error_with_advice(project, tmp_path):
+    result = project.runpytest(f"--scaling-data-dir={tmp_path / 'nowhere'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "apt-get install dataset-fashion-mnist" in result.stderr.str()
+
+
+def test_unwritable_cache_dir_is_a_usage_error(project, tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    result = project.runpytest(f"--scaling-cache-dir={blocker / 'cache'}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "cannot write the run cache" in result.stderr.str()
+
+
+def test_unrelated_projects_are_untouched(pytester):
+    pytester.makepyfile("def test_plain():\n    assert True\n")
+    result = pytester.runpytest("--scaling-data-dir=/nowhere")
+    result.assert_outcomes(passed=1)
+
+
+def test_xdist_workers_share_the_grid(project, tmp_path):
+    pytest.importorskip("xdist")
+    report_dir = tmp_path / "report"
+    result = project.runpytest_subprocess("-n", "2", f"--scaling-report={report_dir}")
+    result.assert_outcomes(passed=2, skipped=1)
+    report = json.loads((report_dir / "report.json").read_text())
+    cached_records = list((tmp_path / "cache" / "runs").glob("*/*.json"))
+    # Every run trained exactly once between the two workers (a run trained twice would count twice).
+    assert report["totals"]["runs_trained"] == len(cached_records)
+    assert {c["verdict"] for c in report["claims"]} == {"confirmed", "inconclusive"}
