@@ -1,0 +1,86 @@
+"""The runner against a real store and trainer (fake IDX data for speed)."""
+
+import pytest
+
+from pytest_scaling import runner as runner_module
+from pytest_scaling.budgets import get_budget
+from pytest_scaling.session import ScalingOptions, ScalingSession
+from pytest_scaling.store import CorruptCacheRecord
+from tests.conftest import MICRO_BUDGET
+
+
+def session(fake_data_dir, cache_dir, **kw):
+    return ScalingSession(ScalingOptions(budget="micro", budget_lines=(MICRO_BUDGET,), dataset="mnist",
+                                         data_dir=str(fake_data_dir), device="cpu", cache_dir=str(cache_dir), **kw))
+
+
+def test_interrupted_grid_keeps_finished_runs_and_resumes(fake_data_dir, cache_dir, monkeypatch):
+    specs = get_budget("micro", [MICRO_BUDGET]).main_specs()
+    real_train_group = runner_module.train_group
+    calls = []
+
+    def interrupted_after_two_groups(group, *args, **kwargs):
+        calls.append(len(group))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_train_group(group, *args, **kwargs)
+
+    monkeypatch.setattr(runner_module, "train_group", interrupted_after_two_groups)
+    first = session(fake_data_dir, cache_dir)
+    with pytest.raises(KeyboardInterrupt):
+        first.runs(specs)
+    kept = calls[0] + calls[1]
+    monkeypatch.setattr(runner_module, "train_group", real_train_group)
+
+    second = session(fake_data_dir, cache_dir)
+    table = second.runs(specs)
+    assert len(table) == len(specs)
+    assert second.stats()["runs_cached"] == kept and second.stats()["runs_trained"] == len(specs) - kept
+
+
+def test_corrupt_record_is_retrained(fake_data_dir, cache_dir):
+    specs = get_budget("micro", [MICRO_BUDGET]).main_specs()[:4]
+    session(fake_data_dir, cache_dir).runs(specs)
+    victim = next((cache_dir / "runs").glob("*/*.json"))
+    victim.write_bytes(victim.read_bytes()[:-20])
+    again = session(fake_data_dir, cache_dir)
+    with pytest.warns(CorruptCacheRecord):
+        assert len(again.runs(specs)) == 4
+    assert again.stats()["runs_trained"] == 1 and again.stats()["runs_cached"] == 3
+
+
+def test_no_train_returns_the_cached_part(fake_data_dir, cache_dir):
+    specs = get_budget("micro", [MICRO_BUDGET]).main_specs()
+    session(fake_data_dir, cache_dir).runs(specs[:5])
+    lazy = session(fake_data_dir, cache_dir, no_train=True)
+    assert len(lazy.runs(specs)) == 5
+    assert lazy.stats()["runs_missing"] == len(specs) - 5 and lazy.stats()["runs_trained"] == 0
+
+
+def test_retrain_ignores_the_cache_once(fake_data_dir, cache_dir):
+    specs = get_budget("micro", [MICRO_BUDGET]).main_specs()[:4]
+    session(fake_data_dir, cache_dir).runs(specs)
+    fresh = session(fake_data_dir, cache_dir, retrain=True)
+    fresh.runs(specs)
+    fresh.runs(specs)  # a second request in the same session reuses what it just trained
+    assert fresh.stats()["runs_trained"] == 4
+
+
+def test_group_size_one_trains_runs_alone(fake_data_dir, cache_dir, monkeypatch):
+    sizes = []
+    real_train_group = runner_module.train_group
+    monkeypatch.setattr(runner_module, "train_group", lambda g, *a, **k: sizes.append(len(g)) or real_train_group(g, *a, **k))
+    specs = get_budget("micro", [MICRO_BUDGET]).main_specs()[:4]
+    session(fake_data_dir, cache_dir, group_size=1).runs(specs)
+    assert sizes == [1, 1, 1, 1]
+
+
+def test_imported_csv_stands_in_for_training(fake_data_dir, cache_dir, tmp_path):
+    specs = get_budget("micro", [MICRO_BUDGET]).main_specs()
+    table = session(fake_data_dir, cache_dir).runs(specs)
+    csv_path = tmp_path / "runs.csv"
+    csv_path.write_text(table.to_csv())
+    imported = ScalingSession(ScalingOptions(budget="micro", budget_lines=(MICRO_BUDGET,), import_csv=str(csv_path)))
+    again = imported.main_grid()
+    assert [r.val_loss for r in again] == pytest.approx([r.val_loss for r in table])
+    assert [len(r.checkpoints) for r in again] == [len(r.checkpoints) for r in table]
