@@ -8,12 +8,19 @@ difference ≤ 1e-6) and print the speedup as the last line.
 
 from __future__ import annotations
 
-import time
+import os
 
-import numpy as np
-import scipy.optimize
+# One BLAS thread for both sides: tiny BLAS calls inside scipy's L-BFGS-B slow down
+# erratically under thread oversubscription, which made the reference's timing vary ~10×.
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from pytest_scaling.fits import chinchilla_grid, chinchilla_objective, fit_chinchilla
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import scipy.optimize  # noqa: E402
+
+from pytest_scaling.fits import chinchilla_grid, chinchilla_objective, fit_chinchilla  # noqa: E402
 
 
 def make_data(n_per_axis: int = 15, seed: int = 0):

@@ -265,18 +265,22 @@ def chinchilla_objective(theta: np.ndarray, lnN: np.ndarray, lnD: np.ndarray, ln
             gs.append(g)
         return np.concatenate(fs), np.concatenate(gs)
     a, b, e, al, be = (theta[:, i:i + 1] for i in range(5))
-    t1 = a - al * lnN
-    t2 = b - be * lnD
-    m = np.maximum(np.maximum(t1, t2), e)
-    t1 -= m
-    t2 -= m
+    t1 = a - e - al * lnN                         # log-terms relative to the e term
+    t2 = b - e - be * lnD
+    if max(t1.max(initial=-np.inf), t2.max(initial=-np.inf)) > 700:   # overflow guard: shift by the max
+        m = np.maximum(np.maximum(t1, t2), 0.0)
+    else:
+        m = None
+    if m is not None:
+        t1 -= m
+        t2 -= m
+        x3 = np.exp(-m)
     x1 = np.exp(t1, out=t1)
     x2 = np.exp(t2, out=t2)
-    x3 = np.exp(e - m)
     s = x1 + x2
-    s += x3
+    s += 1.0 if m is None else x3
     r = np.log(s)
-    r += m
+    r += e if m is None else m + e
     r -= lnL                                      # residual of ln L
     c = np.clip(r, -delta, delta)                 # Huber derivative
     r -= 0.5 * c
@@ -288,14 +292,14 @@ def chinchilla_objective(theta: np.ndarray, lnN: np.ndarray, lnD: np.ndarray, ln
     c /= s
     x1 *= c
     x2 *= c
-    x3 *= c
-    g = np.stack([x1.sum(1), x2.sum(1), x3.sum(1), -(x1 @ lnN), -(x2 @ lnD)], axis=1)
+    g3 = c.sum(1) if m is None else (x3 * c).sum(1)
+    g = np.stack([x1.sum(1), x2.sum(1), g3, -(x1 @ lnN), -(x2 @ lnD)], axis=1)
     return f, g
 
 
 def batched_lbfgs(fg, x0: np.ndarray, *, memory: int = 10, max_iter: int = 1000, gtol: float = 1e-9,
                   ftol: float = 1e-10, c1: float = 1e-4, max_backtrack: int = 40, bound=np.inf,
-                  f_floor: float = 1e-6):
+                  f_floor: float = 1e-6, xtol: float = 1e-10):
     """L-BFGS on ``S`` independent problems at once (rows of ``x0``).
 
     ``fg(x, idx)`` returns objective ``[k]`` and gradient ``[k, d]`` for the rows
@@ -303,7 +307,8 @@ def batched_lbfgs(fg, x0: np.ndarray, *, memory: int = 10, max_iter: int = 1000,
     (Armijo) line search, so one row never slows or perturbs another; rows that
     converge drop out of the batch, and so do rows running off to |x| > ``bound``
     (a start heading for a degenerate optimum at infinity). A row converges when
-    its objective changes by ≤ ftol·max(|f|, f_floor) or its gradient is ≤ gtol.
+    its objective changes by ≤ ftol·max(|f|, f_floor), its gradient is ≤ gtol or
+    its step is ≤ xtol·(1 + |x|).
     Returns ``(x, f, n_iter)``.
     """
     x = np.array(x0, dtype=float)
@@ -382,7 +387,8 @@ def batched_lbfgs(fg, x0: np.ndarray, *, memory: int = 10, max_iter: int = 1000,
         y_hist[upd, -1] = y_vec[good]
         rho[upd, -1] = 1.0 / sy_new[good]
         conv = (np.abs(f_old - f[mi]) <= ftol * np.maximum(np.maximum(np.abs(f_old), np.abs(f[mi])), f_floor)) \
-            | (np.max(np.abs(g[mi]), axis=1) <= gtol)
+            | (np.max(np.abs(g[mi]), axis=1) <= gtol) \
+            | (np.max(np.abs(s_vec), axis=1) <= xtol * (1 + np.max(np.abs(x[mi]), axis=1)))
         active[mi[conv]] = False
         active[mi[np.any(np.abs(x[mi]) > bound, axis=1)]] = False
         # a row whose line search failed after a fresh restart is stuck: stop it
@@ -461,7 +467,7 @@ def _theta_to_params(theta: np.ndarray) -> np.ndarray:
 
 
 def fit_chinchilla_batched(lnN, lnD, lnL, starts: np.ndarray, delta: float = 1e-3,
-                           weights: np.ndarray | None = None, max_iter: int = 1000):
+                           weights: np.ndarray | None = None, max_iter: int = 300):
     """Optimise every row of ``starts`` at once; ``lnL``/``weights`` may be per-row ``[S, n]``."""
     lnL = np.asarray(lnL, float)
     per_row_y = lnL.ndim == 2
@@ -482,7 +488,9 @@ def fit_chinchilla(N, D, loss, *, delta: float = 1e-3, starts: np.ndarray | None
 
     Log space, LogSumExp parameterization, Huber loss (δ = 1e-3) on the log
     residuals, L-BFGS from :func:`chinchilla_grid` — all starts optimised at once
-    by :func:`batched_lbfgs`; the best optimum is polished with scipy's L-BFGS-B.
+    by :func:`batched_lbfgs` (≤300 iterations each: starts still crawling by then
+    are in flat, degenerate valleys far above the best), and the best optimum is
+    polished with scipy's L-BFGS-B to tight tolerances.
     ``bootstrap=B`` adds a point-resampling bootstrap (all resamples optimised at
     once, warm-started at the optimum); for seed uncertainty use ``analysis``.
     """
