@@ -38,11 +38,9 @@ def find_chromium() -> str | None:
 
 
 def build_synthetic_report(out_dir: Path) -> Path:
-    sys.path.insert(0, str(ROOT / "tests" / "unit"))
-    try:
-        from _report_data import synthetic_meta, synthetic_records, synthetic_runs
-    finally:
-        sys.path.pop(0)
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from tests.unit._report_data import synthetic_meta, synthetic_records, synthetic_runs
     from pytest_scaling.report import write_report
 
     paths = write_report(out_dir, synthetic_records(), synthetic_meta(), synthetic_runs())

@@ -459,8 +459,18 @@ def frontier_of(runs: RunTable, value: str = "val_loss") -> Frontier | None:
 
 
 def main_grid(runs: RunTable, dropout: float | None = 0.0) -> RunTable:
-    """Usable runs at the default LR (lr_mult 1); the LR sweep is plotted on its own."""
+    """Usable runs at the default LR (lr_mult 1); the LR sweep is plotted on its own.
+
+    A width trained at lr_mult 1 at a single data fraction only is the LR sweep's
+    centre point, not part of the main grid (a lone point that would bend the frontier).
+    """
     runs = runs.usable().where(lr_mult=1.0)
+    fractions: dict[int, set] = {}
+    for r in runs:
+        fractions.setdefault(r.spec.width, set()).add(r.spec.fraction)
+    sweep_only = {w for w, f in fractions.items() if len(f) < 2} if len(fractions) > 1 else set()
+    if sweep_only and len(sweep_only) < len(fractions):
+        runs = RunTable(r for r in runs if r.spec.width not in sweep_only)
     return runs.where(dropout=dropout) if dropout is not None else runs
 
 

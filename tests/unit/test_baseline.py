@@ -10,7 +10,7 @@ import pytest
 from pytest_scaling import baseline, report
 from pytest_scaling.baseline import BaselineError, Delta
 
-from _report_data import synthetic_meta, synthetic_records
+from tests.unit._report_data import synthetic_meta, synthetic_records
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 

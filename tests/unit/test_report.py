@@ -13,7 +13,7 @@ import pytest
 from pytest_scaling import report
 from pytest_scaling.runs import RunTable
 
-from _report_data import synthetic_meta, synthetic_records, synthetic_runs
+from tests.unit._report_data import synthetic_meta, synthetic_records, synthetic_runs
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -274,3 +274,14 @@ def test_lr_sweep_plot_marks_optima_and_failed_runs(runs):
     failed = [c for ax in fig.axes for c in ax.collections if c.get_gid() == "lr-failed"]
     assert sum(len(c.get_offsets()) for c in failed) == sum(not r.ok for r in runs)
     assert report.plot_lr_sweep(synthetic_runs(lr_sweep=False), records) is None
+
+
+def test_sweep_only_widths_stay_out_of_the_main_figure(runs):
+    from pytest_scaling.runs import RunResult, RunSpec
+
+    extra = RunResult(spec=RunSpec(width=91, fraction=0.25, seed=0), params=10**6, flops_per_example=4 * 10**7,
+                      examples=15000, val_loss=0.05, val_acc=0.99)  # would dominate the frontier
+    fig = report.plot_compute_loss(RunTable(list(runs) + [extra]))
+    fx, fy = _line(fig, "frontier").get_data()
+    assert 0.05 not in list(fy)
+    assert 91 not in report.main_grid(RunTable(list(runs) + [extra])).column("width")
