@@ -150,3 +150,19 @@ def test_degenerate_input_raises_fit_error(call, match):
     with pytest.raises(FitError, match=match) as exc:
         call()
     assert isinstance(exc.value, ValueError)
+
+
+def test_objective_is_stable_for_huge_log_terms():
+    """Line-search trial points can push a − α lnN past exp's range; the shifted LSE stays exact."""
+    N, D, L = chinchilla_data(n=5)
+    lnN, lnD, lnL = np.log(N), np.log(D), np.log(L)
+    th = np.array([[750.0, 1.0, 0.0, 0.1, 0.3]])
+    f, g = fits.chinchilla_objective(th, lnN, lnD, lnL)
+    pred = np.logaddexp.reduce(np.stack([750 - 0.1 * lnN, 1 - 0.3 * lnD, np.zeros_like(lnN)]), axis=0)
+    r = pred - lnL
+    assert f[0] == pytest.approx(np.sum(1e-3 * (np.abs(r) - 0.5e-3)))
+    assert np.all(np.isfinite(g))
+    d = np.zeros_like(th)
+    d[0, 3] = 1e-6
+    fd = (fits.chinchilla_objective(th + d, lnN, lnD, lnL)[0] - fits.chinchilla_objective(th - d, lnN, lnD, lnL)[0]) / 2e-6
+    assert fd[0] == pytest.approx(g[0, 3], rel=1e-5)
