@@ -25,8 +25,10 @@ DEFAULT_DIR = Path(".scaling")
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$")
 
 
-class BaselineError(Exception):
-    """A baseline that cannot be used: missing, unreadable, or from a newer schema."""
+class BaselineError(ValueError):
+    """A baseline that cannot be used: missing, unreadable, or from a newer schema.
+
+    A ValueError, so callers that treat bad user input uniformly catch it too."""
 
 
 def _check_name(name: str) -> str:

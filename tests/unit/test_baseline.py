@@ -54,6 +54,7 @@ def test_bad_names_are_rejected(tmp_path, name):
 
 
 def test_missing_baseline_lists_what_exists(tmp_path):
+    assert issubclass(BaselineError, ValueError)  # the plugin turns ValueErrors into a clear failure
     with pytest.raises(BaselineError, match="no baselines saved"):
         baseline.load("main", tmp_path)
     baseline.save(_report(), "alpha", tmp_path)
