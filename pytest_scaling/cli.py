@@ -15,6 +15,8 @@ def _session(args):
     options = ScalingOptions(budget=args.budget, dataset=args.dataset, data_dir=args.data_dir, device=args.device,
                              cache_dir=args.cache_dir, no_train=getattr(args, "no_train", False),
                              group_size=getattr(args, "group_size", None),
+                             executor=getattr(args, "executor", "local"), workers=getattr(args, "workers", None),
+                             ray_address=getattr(args, "ray_address", None),
                              budget_lines=tuple(getattr(args, "define", None) or ()))
     return ScalingSession(options)
 
@@ -96,6 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train every missing run of a budget into the cache")
     grid(train)
     train.add_argument("--group-size", type=int, default=None, help="runs per grouped model (1 turns batching off)")
+    train.add_argument("--executor", default="local", choices=("local", "processes", "ray"))
+    train.add_argument("--workers", type=int, default=None, help="processes for --executor=processes")
+    train.add_argument("--ray-address", default=None, help="existing Ray cluster for --executor=ray")
     train.set_defaults(func=cmd_train)
     runs = sub.add_parser("runs", help="print the cached runs of a budget")
     grid(runs)

@@ -28,6 +28,9 @@ _VALUE_OPTIONS = [
     ("confidence", "string", "0.95", "confidence level of every interval"),
     ("import", "string", None, "use runs from this CSV (from `pytest-scaling runs --format csv`) instead of training"),
     ("group-size", "string", None, "runs trained together as one grouped model (1 turns batching off)"),
+    ("executor", "string", "local", "local (this process), processes (one single-threaded process per core), ray"),
+    ("workers", "string", None, "processes for --scaling-executor=processes (default: CPU count)"),
+    ("ray-address", "string", None, "address of an existing Ray cluster (with --scaling-executor=ray)"),
     ("report", "string", None, "write report.json, plots and index.html into this directory"),
     ("save", "string", None, "save this session's estimates as baseline NAME"),
     ("compare", "string", None, "compare estimates against baseline NAME"),
@@ -84,12 +87,31 @@ class ScalingState:
                 raise ValueError
         except ValueError:
             raise pytest.UsageError(f"--scaling-group-size must be a positive integer, got {group_size!r}") from None
+        from pytest_scaling.executors import EXECUTOR_CHOICES
+
+        executor = _get(config, "executor")
+        if executor not in EXECUTOR_CHOICES:
+            raise pytest.UsageError(f"--scaling-executor: unknown executor {executor!r}; "
+                                    f"choose one of: {', '.join(EXECUTOR_CHOICES)}")
+        if executor == "ray":
+            try:
+                import ray  # noqa: F401
+            except ImportError:
+                raise pytest.UsageError("--scaling-executor=ray needs Ray: pip install 'pytest-scaling[ray]'") from None
+        workers = _get(config, "workers")
+        try:
+            workers = int(workers) if workers not in (None, "") else None
+            if workers is not None and workers < 1:
+                raise ValueError
+        except ValueError:
+            raise pytest.UsageError(f"--scaling-workers must be a positive integer, got {workers!r}") from None
         options = ScalingOptions(
             budget=_get(config, "budget"), budget_lines=tuple(config.getini("scaling_budgets")),
             dataset=_get(config, "dataset"), data_dir=_get(config, "data-dir") or None,
             device=_get(config, "device"), cache_dir=_get(config, "cache-dir") or None,
             no_train=bool(_get(config, "no-train")), retrain=bool(_get(config, "retrain")),
             import_csv=_get(config, "import") or None, group_size=group_size,
+            executor=executor, workers=workers, ray_address=_get(config, "ray-address") or None,
         )
         from pytest_scaling.data import DATASET_CHOICES
 
@@ -222,6 +244,22 @@ def scaling_grid(request: pytest.FixtureRequest) -> ScalingGrid:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    """A degenerate fit inside a claim means this budget cannot decide it: inconclusive, not an error."""
+    from pytest_scaling.errors import FitError
+
+    try:
+        return (yield)
+    except FitError as error:
+        if not _uses_scaling(item):
+            raise
+        message = f"inconclusive: this budget cannot decide ({error})"
+        if item.config.stash[state_key].strict:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call):
     # Records go on the item, so the teardown report carries them (that is the one JUnit XML and
     # pytest-xdist's controller read); the state collects them from there, once.
@@ -287,7 +325,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     meta = _meta(state)
     current = report.build_report_json(state.records, meta, runs)
     if state.report_dir:
-        report.write_report(state.report_dir, state.records, meta, runs)
+        report.write_report(state.report_dir, state.records, meta, runs, report_json=current)
     if state.compare:
         try:
             deltas = baseline.compare(current, baseline.load(state.compare, state.baseline_dir))
@@ -295,8 +333,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
             state.violations = [f"cannot compare with baseline {state.compare!r}: {error}"]
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         else:
-            width = config.get_terminal_writer().fullwidth
-            state.comparison_text = baseline.render_comparison(deltas, width=width, color=False)
+            writer = config.get_terminal_writer()
+            state.comparison_text = baseline.render_comparison(deltas, width=writer.fullwidth, color=writer.hasmarkup)
             state.violations = baseline.violations(deltas, state.fail_rules)
             if state.violations:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from pytest_scaling.data import Dataset
+from pytest_scaling.executors import LocalExecutor, TrainJob
 from pytest_scaling.models import forward_flops_per_example
 from pytest_scaling.runs import RunResult, RunSpec, RunTable
 from pytest_scaling.store import Context, RunStore
@@ -52,11 +53,13 @@ class Runner:
     def __init__(self, store: RunStore, context: Context, load_data: Callable[[], Dataset], *,
                  settings: TrainSettings = TrainSettings(), device: torch.device = torch.device("cpu"),
                  group_size: int | None = None, no_train: bool = False, retrain: bool = False,
-                 console: Console | None = None):
+                 console: Console | None = None, executor=None, job: TrainJob | None = None):
         self.store, self.context, self._load_data = store, context, load_data
         self.settings, self.device = settings, device
         self.group_size, self.no_train, self.retrain = group_size, no_train, retrain
         self.console = console
+        self.executor = executor or LocalExecutor()
+        self.job = job
         self.stats = RunnerStats()
         self._data: Dataset | None = None
         self._fresh: dict[RunSpec, RunResult] = {}  # trained this session (so --scaling-retrain retrains once)
@@ -111,28 +114,37 @@ class Runner:
         total_flops = sum(3 * forward_flops_per_example(s.width) * self.data.subset_size(s.fraction) for s in pending)
         done: dict[RunSpec, RunResult] = {}
         deferred: list[RunSpec] = []
+        held: dict[RunSpec, object] = {}
         with self._progress(len(pending), total_flops) as advance:
-            for group in groups:
-                locks = {spec: self.store.try_lock(spec, self.context) for spec in group}
-                try:
+
+            def claimed() -> Iterator[list[RunSpec]]:
+                """Lock each group just before the executor takes it, skipping runs others own or finished."""
+                for group in groups:
                     mine = []
                     for spec in group:
-                        if locks[spec] is None:
+                        lock = self.store.try_lock(spec, self.context)
+                        if lock is None:
                             deferred.append(spec)  # another process is training it
                         elif (cached := self._cached(spec)) is not None:
-                            done[spec] = cached  # finished elsewhere while we were busy
+                            lock.release()  # finished elsewhere while we were busy
+                            done[spec] = cached
                             advance(spec, cached)
                         else:
+                            held[spec] = lock
                             mine.append(spec)
                     if mine:
-                        for result in train_group(mine, self.data, self.settings):
-                            self._record(result)
-                            done[result.spec] = result
-                            advance(result.spec, result)
-                finally:
-                    for lock in locks.values():
-                        if lock is not None:
-                            lock.release()
+                        yield mine
+
+            try:
+                for results in self.executor.map(claimed(), self.job, lambda: self.data):
+                    for result in results:
+                        self._record(result)
+                        done[result.spec] = result
+                        held.pop(result.spec).release()
+                        advance(result.spec, result)
+            finally:
+                for lock in held.values():
+                    lock.release()
             for spec in deferred:  # wait for the other process; train it ourselves if it died
                 with self.store.lock(spec, self.context):
                     result = self.store.get(spec, self.context)

@@ -26,6 +26,9 @@ class ScalingOptions:
     retrain: bool = False
     import_csv: str | None = None
     group_size: int | None = None  # None: chosen per device and width; 1: batching off
+    executor: str = "local"  # local | processes | ray
+    workers: int | None = None  # processes executor: how many (default: CPU count)
+    ray_address: str | None = None
 
 
 @dataclass
@@ -77,11 +80,16 @@ class ScalingSession:
             store = self.store.prepare()
             context = Context(dataset=self.source.identity, device_kind=device_kind(self.device),
                               code_version=TRAINING_CODE_VERSION, settings=repr(settings))
+            from pytest_scaling.executors import TrainJob, make_executor
+
             source, device = self.source, self.device
             self._runner = Runner(store, context, lambda: load_dataset(source, device), settings=settings,
                                   device=device, group_size=self.options.group_size,
                                   no_train=self.options.no_train, retrain=self.options.retrain,
-                                  console=self.console)
+                                  console=self.console,
+                                  executor=make_executor(self.options.executor, workers=self.options.workers,
+                                                         ray_address=self.options.ray_address),
+                                  job=TrainJob(source, str(device), settings))
         return self._runner
 
     console = None  # set by the plugin/CLI: where a progress bar may draw

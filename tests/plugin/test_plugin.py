@@ -119,3 +119,23 @@ def test_xdist_workers_share_the_grid(project, tmp_path):
     # Every run trained exactly once between the two workers (a run trained twice would count twice).
     assert report["totals"]["runs_trained"] == len(cached_records)
     assert {c["verdict"] for c in report["claims"]} == {"confirmed", "inconclusive"}
+
+
+UNDECIDABLE = '''
+from pytest_scaling.errors import FitError
+
+def test_needs_more_seeds(scaling_grid):
+    scaling_grid(dropout=0.0)
+    raise FitError("a seed bootstrap needs ≥2 seeds")
+
+def test_not_a_claim():
+    raise FitError("plain tests keep their errors")
+'''
+
+
+def test_a_budget_that_cannot_decide_is_inconclusive(project):
+    project.makepyfile(test_claims=UNDECIDABLE)
+    result = project.runpytest("-rs")
+    result.assert_outcomes(skipped=1, failed=1)
+    result.stdout.fnmatch_lines(["*this budget cannot decide (a seed bootstrap needs*"])
+    project.runpytest("--scaling-strict").assert_outcomes(failed=2)

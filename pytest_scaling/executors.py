@@ -1,0 +1,104 @@
+"""Where groups of runs are trained: in this process, in a pool of local processes, or on Ray.
+
+An executor takes an iterator of groups (the runner locks each group just before
+handing it over, so a lazy executor never claims more than it is training) and
+yields each group's results as they finish. Remote workers rebuild the dataset
+from a picklable :class:`TrainJob`, so they need the dataset on disk but no
+shared cache: the driver writes every record.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+from pytest_scaling.data import Dataset, DatasetSource
+from pytest_scaling.runs import RunResult, RunSpec
+from pytest_scaling.train import TrainSettings, train_group
+
+EXECUTOR_CHOICES = ("local", "processes", "ray")
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """Everything a worker needs to train a group, in picklable form."""
+
+    source: DatasetSource
+    device: str
+    settings: TrainSettings
+
+
+_worker_data: dict[tuple, Dataset] = {}
+
+
+def worker_dataset(job: TrainJob) -> Dataset:
+    """Load the dataset once per worker process and keep it for later groups."""
+    import torch
+
+    from pytest_scaling.data import load_dataset
+
+    key = (job.source.identity, job.device)
+    if key not in _worker_data:
+        _worker_data.clear()
+        _worker_data[key] = load_dataset(job.source, torch.device(job.device))
+    return _worker_data[key]
+
+
+def train_in_worker(group: list[RunSpec], job: TrainJob) -> list[RunResult]:
+    return train_group(group, worker_dataset(job), job.settings)
+
+
+class LocalExecutor:
+    """Train groups one after another in this process (all torch threads)."""
+
+    def map(self, groups: Iterator[list[RunSpec]], job: TrainJob,
+            local_data: Callable[[], Dataset]) -> Iterator[list[RunResult]]:
+        for group in groups:
+            yield train_group(group, local_data(), job.settings)
+
+
+def _init_single_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+class ProcessExecutor:
+    """Train groups in N single-threaded processes: on tiny models that beats one N-thread process."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers or os.cpu_count() or 1
+
+    def map(self, groups: Iterator[list[RunSpec]], job: TrainJob,
+            local_data: Callable[[], Dataset]) -> Iterator[list[RunResult]]:
+        context = multiprocessing.get_context("spawn")  # never fork a process holding torch threads
+        with concurrent.futures.ProcessPoolExecutor(self.workers, mp_context=context,
+                                                    initializer=_init_single_thread) as pool:
+            in_flight: set[concurrent.futures.Future] = set()
+            iterator = iter(groups)
+            exhausted = False
+            while in_flight or not exhausted:
+                while not exhausted and len(in_flight) < self.workers:  # claim only what can start now
+                    group = next(iterator, None)
+                    if group is None:
+                        exhausted = True
+                    else:
+                        in_flight.add(pool.submit(train_in_worker, group, job))
+                finished, in_flight = concurrent.futures.wait(in_flight, return_when="FIRST_COMPLETED")
+                for future in finished:
+                    yield future.result()
+
+
+def make_executor(name: str, *, workers: int | None = None, ray_address: str | None = None):
+    if name == "local":
+        return LocalExecutor()
+    if name == "processes":
+        return ProcessExecutor(workers)
+    if name == "ray":
+        from pytest_scaling.ray_executor import RayExecutor
+
+        return RayExecutor(address=ray_address)
+    raise ValueError(f"unknown executor {name!r}; choose one of: {', '.join(EXECUTOR_CHOICES)}")
