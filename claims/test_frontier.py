@@ -1,16 +1,50 @@
 """The compute-efficient frontier is a power law in compute.
 
-Source: the exercise ("the compute-efficient frontier should follow an approximate
-power law"); Kaplan et al. 2020, §3 and Fig. 1 (L(C) ∝ C^−0.050 for language models).
+Source: the exercise (seeds/000: "the compute-efficient frontier should follow an
+approximate power law (straight line on a log scale)"); Kaplan et al. 2020 (seed 003),
+§3 and Fig. 1; the irreducible-loss form L = E + A·C^−α from Henighan et al. 2020 as
+cited by the exercise's reading list.
+
 The frontier is the lower envelope of seed-averaged (width, data) configurations in
-(compute, validation loss); its log-log slope is seed-bootstrapped through the whole
-pipeline, because OLS on frontier points ignores that the frontier is a minimum.
+(compute, validation loss); every interval is a seed bootstrap of the whole pipeline
+(seed-average → frontier → fit), because OLS on frontier points ignores that the
+frontier is a minimum over noisy runs.
+
+Linearity test: a pure power law is a straight line in log-log, so we fit
+ln L = a + b·ln C + c·ln² C to the frontier and claim that the change of the local
+slope across the fitted compute range, 2c·Δln C, lies within ±0.1 (TOL_CURVATURE).
+This is an equivalence claim on a CI, not a failure to reject, so "straight" must be
+shown, not assumed. 0.1 is about two thirds of the frontier slope we measure on
+Fashion-MNIST (≈ −0.16): a frontier whose slope changes by more than that across the
+grid is not usefully "one power law". The saturating form L = E + A·C^−α is reported
+beside it (E, its CI, ΔAIC and the nested F-test against E = 0 in the record's
+details); its α > 0 is claimed separately. With a positive floor E the log-log line
+necessarily bends, so on long compute ranges the curvature claim is expected to
+become refuted while the saturating α stays confirmed: that is the finding
+"approximately a power law, with an irreducible loss".
 """
 
 from pytest_scaling import expect
-from pytest_scaling.analysis import frontier_slope
+from pytest_scaling.analysis import frontier_curvature, frontier_slope, saturating_frontier
+
+TOL_CURVATURE = 0.1
+N_RESAMPLES = 1000
+N_RESAMPLES_SATURATING = 100  # each resample is a scipy least-squares refit (a Python loop)
 
 
 def test_frontier_loss_falls_with_compute(scaling_grid):
     runs = scaling_grid(dropout=0.0)
-    expect(frontier_slope(runs), "slope d lnL/d lnC").below(0)
+    expect(frontier_slope(runs, n_resamples=N_RESAMPLES), "slope d lnL/d lnC").below(0)
+
+
+def test_frontier_is_close_to_a_straight_line(scaling_grid):
+    runs = scaling_grid(dropout=0.0)
+    est = frontier_curvature(runs, n_resamples=N_RESAMPLES)
+    expect(est, "Δ local slope across the frontier").near(0, TOL_CURVATURE)
+
+
+def test_saturating_form_has_a_positive_exponent(scaling_grid):
+    """L = E + A·C^−α: α > 0; E and its CI, ΔAIC and the F-test vs E = 0 go to the report."""
+    runs = scaling_grid(dropout=0.0)
+    est = saturating_frontier(runs, n_resamples=N_RESAMPLES_SATURATING)
+    expect(est, "α in L = E + A·C^−α").above(0)

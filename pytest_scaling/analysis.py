@@ -23,7 +23,8 @@ from pytest_scaling.errors import FitError
 __all__ = [
     "frontier_slope", "accuracy_frontier_slope", "saturating_frontier", "compute_optimal_exponent",
     "per_axis_exponents", "lr_fan_in_slope", "paired_difference", "extrapolation_are", "ols_slope",
-    "cells_from_runs",
+    "cells_from_runs", "compute_optimal_exponents", "frontier_curvature", "extrapolation_are_difference",
+    "sample_efficiency_slope", "fit_region_shift", "per_axis_gamma", "small_chinchilla_grid",
 ]
 
 KEY = ("width", "fraction", "dropout", "lr_mult", "lr_scale", "batch_size")
@@ -158,11 +159,11 @@ def _iso_levels(cells: Cells) -> tuple[np.ndarray, str]:
 
 
 def _optimum_stat(cells: Cells, size: str = "params", approach: str = "isoflop", min_points: int = 4,
-                  drop_edge: bool = False, **_):
+                  drop_edge: bool = False, starts: np.ndarray | None = None, **_):
     if size not in ("params", "width"):
         raise ValueError(f"size must be 'params' or 'width', got {size!r}")
     if approach == "parametric":
-        return _parametric_stat(cells, size)
+        return _parametric_stat(cells, size, starts)
     if approach not in ("envelope", "isoflop"):
         raise ValueError(f"approach must be 'envelope', 'isoflop' or 'parametric', got {approach!r}")
     lnN = np.log(cells.design[size])
@@ -200,7 +201,7 @@ def _optimum_stat(cells: Cells, size: str = "params", approach: str = "isoflop",
         X = np.stack([np.ones_like(uc), uc, uc ** 2], 1)
         prep.append((idx, u, uc, np.linalg.pinv(X)))
 
-    def stat(M):
+    def optima(M):
         out = np.empty((M.shape[0], len(prep)))
         for j, (idx, u, uc, P) in enumerate(prep):
             Y = M[:, idx, 0]
@@ -214,10 +215,18 @@ def _optimum_stat(cells: Cells, size: str = "params", approach: str = "isoflop",
             hi_f = c1 * uc[-1] + c2 * uc[-1] ** 2
             v = np.where(np.isnan(v), np.where(lo_f <= hi_f, uc[0], uc[-1]), v)
             out[:, j] = np.clip(v, uc[0], uc[-1]) + u.mean()
-        return _ols_slope_batched(xC, out)
+        return out
 
+    def stat(M):
+        return _ols_slope_batched(xC, optima(M))
+
+    pts = optima(cells.means()[None])[0]
+    line = fits.fit_power_law(np.exp(xC), np.exp(pts)) if np.unique(pts).size > 1 else None
     info = {"levels": how, "slices_used": len(slices), "slices_optimum_at_edge": len(dropped),
-            "slice_compute": np.exp(xC).tolist()}
+            "slice_compute": np.exp(xC).tolist(),
+            "nopt_points": {approach: [[float(c), float(n)] for c, n in zip(np.exp(xC), np.exp(pts))]}}
+    if line is not None:
+        info["nopt_fits"] = {approach: {"slope": line.slope, "prefactor": line.prefactor}}
     reason = ""
     if not drop_edge and 2 * len(dropped) > len(slices):
         reason = (f"{len(dropped)} of {len(slices)} iso-compute slices have their optimum at the smallest or "
@@ -225,11 +234,38 @@ def _optimum_stat(cells: Cells, size: str = "params", approach: str = "isoflop",
     return stat, info, reason
 
 
-def _parametric_stat(cells: Cells, size: str):
+def small_chinchilla_grid() -> np.ndarray:
+    """A 3·3·3·4·4 = 432-start subset of :func:`fits.chinchilla_grid` (a, b ∈ {0, 10, 20},
+    e ∈ {−1, 0, 1}, α, β ∈ {0.25, 0.5, 1, 2}): ~10× cheaper, for claims that refit often.
+    The basin of the optimum on the grids we fit is wide (the full grid and this one agree
+    to 1e-6 in the fitted exponents on the tiny and synthetic grids)."""
+    a = np.array([0.0, 10.0, 20.0])
+    e = np.array([-1.0, 0.0, 1.0])
+    al = np.array([0.25, 0.5, 1.0, 2.0])
+    g = np.stack(np.meshgrid(a, a, e, al, al, indexing="ij"), axis=-1).reshape(-1, 5)
+    return g
+
+
+def _parametric_nopt_points(cells: Cells, size: str, fit, n_points: int = 8) -> list:
+    """N_opt(C) implied by a fitted L(N, D): per compute level, the size minimising the law along
+    C = flops_per_example(N)·3·D, with ln flops_per_example fitted as a line in ln N over the grid."""
+    N = cells.design[size]
+    fpe = cells.design["flops"] / cells.design["examples"]
+    k1, k0 = np.polyfit(np.log(N), np.log(fpe), 1)
+    lnN = np.linspace(np.log(N.min()) - 1.0, np.log(N.max()) + 1.0, 400)
+    out = []
+    for C in np.geomspace(cells.design["flops"].min(), cells.design["flops"].max(), n_points):
+        D = C / (np.exp(k0 + k1 * lnN))
+        L = fit.E + fit.A / np.exp(lnN) ** fit.alpha + fit.B / D ** fit.beta
+        out.append([float(C), float(np.exp(lnN[int(np.argmin(L))]))])
+    return out
+
+
+def _parametric_stat(cells: Cells, size: str, starts: np.ndarray | None = None):
     N = cells.design[size]
     D = cells.design["examples"]
     m = cells.means()[:, 0]
-    full = fits.fit_chinchilla(N, D, np.exp(m))
+    full = fits.fit_chinchilla(N, D, np.exp(m), starts=starts)
     lnN, lnD = np.log(N), np.log(D)
 
     def stat(M):
@@ -240,7 +276,9 @@ def _parametric_stat(cells: Cells, size: str):
         return np.where(np.isfinite(f) & (al > 0) & (be > 0), g, np.nan)
 
     return stat, {"E": full.E, "A": full.A, "B": full.B, "alpha": full.alpha, "beta": full.beta,
-                  "a": full.a, "b": full.b}
+                  "a": full.a, "b": full.b, "n_starts": full.n_starts,
+                  "nopt_points": {"parametric": _parametric_nopt_points(cells, size, full)},
+                  "nopt_fits": {"parametric": {"slope": full.a, "prefactor": None}}}
 
 
 def _axis_stat(cells: Cells, axis: str = "N", size: str = "params", **_):
@@ -307,8 +345,10 @@ def _lr_stat(cells: Cells, half_window: int = 2, **_):
                 v = np.where(c[:, 2] > 0, -c[:, 1] / (2 * np.where(c[:, 2] > 0, c[:, 2], 1)), u[k])
             v = np.clip(v, u[0], u[-1])
             out[:, j] = lnscale + v - 0.5 * lnfan
+        stat.ln_mult.append(out - (np.array([g[2] for g in groups]) - 0.5 * x)[None])
         return _ols_slope_batched(x, out)
 
+    stat.ln_mult = []  # per call: [B, widths] ln lr_mult* (the first call is the point estimate)
     return stat, {"per_width": per_width, "widths": widths.tolist()}, "; ".join(reasons)
 
 
@@ -397,7 +437,8 @@ def saturating_frontier(runs, *, n_resamples: int = 200, seed: int = 0, scheme: 
 
 def compute_optimal_exponent(runs, size: str = "params", approach: str = "isoflop", *, n_resamples: int = 1000,
                              seed: int = 0, scheme: str = "auto", compare: bool = True,
-                             min_compute: float | None = None, drop_smallest_decades: float = 0.0) -> Estimate:
+                             min_compute: float | None = None, drop_smallest_decades: float = 0.0,
+                             starts: np.ndarray | None = None) -> Estimate:
     """γ in N_opt ∝ C^γ by one of Chinchilla's approaches, seed-bootstrapped.
 
     ``envelope`` (1): per iso-compute slice the size with the lowest loss;
@@ -409,18 +450,21 @@ def compute_optimal_exponent(runs, size: str = "params", approach: str = "isoflo
     ``details``; when they are the majority the estimate is flagged.
     ``parametric`` (3): γ = β/(α+β) from :func:`fits.fit_chinchilla`.
     ``compare=True`` adds the other approaches' point estimates to ``details``.
+    ``starts``: the parametric fit's starting grid (default the full 4500-start grid;
+    :func:`small_chinchilla_grid` is ~10× cheaper).
+    ``details["nopt_points"]`` / ``["nopt_fits"]`` hold N_opt vs C for the report's plot.
     """
     full = cells_from_runs(runs)
     cells, region = _fit_region(full, min_compute, drop_smallest_decades)
     est = _run(cells, _optimum_stat, f"γ in N_opt ∝ C^γ ({size}, {approach})", n_resamples, seed, scheme, region,
-               full, size=size, approach=approach)
+               full, size=size, approach=approach, starts=starts)
     if compare:
         others = {}
         for other in ("envelope", "isoflop", "parametric"):
             if other == approach:
                 continue
             try:
-                st = _optimum_stat(cells, size=size, approach=other)[0]
+                st = _optimum_stat(cells, size=size, approach=other, starts=starts)[0]
                 others[other] = float(st(cells.means()[None])[0])
             except FitError as e:
                 others[other] = f"n/a ({e})"
@@ -454,11 +498,22 @@ def lr_fan_in_slope(sweep_runs, *, half_window: int = 2, n_resamples: int = 2000
     (never the raw argmin). If any width's optimum is at the sweep's edge the
     estimate carries a ``reason`` and every claim on it is inconclusive: a slope
     fitted to edge optima reproduces the sweep's design, not the optimum.
+    ``details["lr_optima"]`` = ``{width: [lr_mult*, 2.5%, 97.5%]}`` (seed-bootstrap percentiles
+    of each width's optimum, in units of the swept multiplier) for the report's plot;
+    ``details["distance_from_mup"]`` = slope − (−1), the gap to the μP-style LR ∝ 1/fan_in.
     """
     cells = cells_from_runs(sweep_runs)
-    est = _run(cells, _lr_stat, "slope d lnLR*/d ln fan_in", n_resamples, seed, scheme, None,
-               half_window=half_window)
-    return est
+    stat, info, reason = _lr_stat(cells, half_window=half_window)
+    res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme)
+    point, boot = stat.ln_mult[0][0], np.concatenate(stat.ln_mult[1:], 0)
+    optima = {}
+    for j, w in enumerate(info["widths"]):
+        b = boot[:, j][np.isfinite(boot[:, j])]
+        lo, hi = np.quantile(b, [0.025, 0.975]) if b.size else (np.nan, np.nan)
+        optima[f"{w:g}"] = [float(np.exp(point[j])), float(np.exp(lo)), float(np.exp(hi))]
+    info = {**info, "lr_optima": optima, "distance_from_mup": res.point + 1.0,
+            "distance_from_sqrt_rule": res.point + 0.5}
+    return _estimate(res, "slope d lnLR*/d ln fan_in", cells.n_runs, info, reason)
 
 
 _BUILDERS = {
@@ -549,3 +604,312 @@ def extrapolation_are(runs, use_checkpoints: bool = False, *, n_resamples: int =
     runs_used = int(cells.counts[np.unique(np.append(ci, target))].sum())
     q = "ARE of largest-model loss" + (" (with checkpoints)" if use_checkpoints else " (final losses)")
     return _estimate(res, q, runs_used, details)
+
+
+# --------------------------------------------------------------------------- estimators for the claims suite
+
+def _frontier_level_stat(cells: Cells, **_):
+    """Mean over the grid's compute values of ln F(C), F the frontier as a step function
+    (the lowest seed-mean loss among configurations with compute ≤ C). Two conditions on the
+    same grid are thus compared at equal compute: a − b is the mean log-ratio of their frontiers."""
+    order = np.argsort(cells.design["flops"], kind="stable")
+
+    def stat(M):
+        return np.minimum.accumulate(M[:, order, 0], axis=1).mean(axis=1)
+
+    return stat, {"compute_points": int(order.size)}
+
+
+_BUILDERS["frontier_level"] = lambda: ("loss", _frontier_level_stat, "mean Δ ln L on the frontier at equal compute",
+                                       {})
+
+
+def compute_optimal_exponents(runs, size: str = "params", approaches=("envelope", "isoflop", "parametric"), *,
+                              n_resamples: int = 400, seed: int = 0, scheme: str = "auto",
+                              starts: np.ndarray | None = None, min_compute: float | None = None,
+                              drop_smallest_decades: float = 0.0) -> dict[str, Estimate]:
+    """γ by several Chinchilla approaches on the *same* seed resamples, and their pairwise differences.
+
+    Returns ``{approach: Estimate, "a − b": Estimate, ...}``; a difference's interval comes from
+    the joint bootstrap (resamples where both approaches are finite), so it accounts for the
+    approaches sharing data. Every estimate's ``details`` carries all approaches'
+    ``nopt_points``/``nopt_fits`` (the report's N_opt plot). A FitError from any approach propagates.
+    """
+    full = cells_from_runs(runs)
+    cells, region = _fit_region(full, min_compute, drop_smallest_decades)
+    built = {a: _optimum_stat(cells, size=size, approach=a, starts=starts) for a in approaches}
+    stats = {a: b[0] for a, b in built.items()}
+    store = {a: [] for a in approaches}
+
+    def joint(M):
+        vals = {a: np.asarray(f(M), float) for a, f in stats.items()}
+        for a in approaches:
+            store[a].append(vals[a])
+        return vals[approaches[0]]
+
+    seed_bootstrap(cells, joint, n_resamples=n_resamples, seed=seed, scheme=scheme)
+    point = {a: v[0][0] for a, v in store.items()}
+    boot = {a: np.concatenate(v[1:]) for a, v in store.items()}
+    points, nfits = {}, {}
+    for b in built.values():
+        points.update(b[1].get("nopt_points", {}))
+        nfits.update(b[1].get("nopt_fits", {}))
+    method = f"seed bootstrap ({_scheme_name(cells, scheme)}, percentile, joint over approaches)"
+    out = {}
+
+    def make(value, samples, q, info, reason=""):
+        ok = np.isfinite(samples)
+        if not np.isfinite(value) or (~ok).sum() > 0.05 * samples.size:
+            raise FitError(f"{q}: {(~ok).sum()} of {samples.size} resamples gave no finite estimate; "
+                           f"the data do not pin it down.")
+        d = {**info, "fit_region": region, "nopt_points": points, "nopt_fits": nfits,
+             "all_approaches": {a: point[a] for a in approaches}}
+        if (~ok).sum():
+            d["failed_resamples"] = int((~ok).sum())
+        return Estimate(value=float(value), method=method, runs=cells.n_runs, quantity=q, samples=samples[ok],
+                        n_resamples=int(ok.sum()), reason=reason, details=d)
+
+    for a in approaches:
+        b = built[a]
+        info = {k: v for k, v in b[1].items() if k not in ("nopt_points", "nopt_fits")}
+        out[a] = make(point[a], boot[a], f"γ in N_opt ∝ C^γ ({size}, {a})", info, b[2] if len(b) > 2 else "")
+    for i, a in enumerate(approaches):
+        for b in approaches[i + 1:]:
+            reason = "; ".join(r for r in (out[a].reason, out[b].reason) if r)
+            out[f"{a} − {b}"] = make(point[a] - point[b], boot[a] - boot[b], f"γ({a}) − γ({b})",
+                                     {"a": point[a], "b": point[b]}, reason)
+    return out
+
+
+def _scheme_name(cells: Cells, scheme: str) -> str:
+    from pytest_scaling.bootstrap import _SCHEME_NAMES, resolve_scheme
+    return _SCHEME_NAMES[resolve_scheme(scheme, cells)]
+
+
+def frontier_curvature(runs, *, n_resamples: int = 1000, seed: int = 0, scheme: str = "auto",
+                       min_compute: float | None = None, drop_smallest_decades: float = 0.0) -> Estimate:
+    """How far the frontier is from a straight line in log-log: the change of its local slope
+    across the fitted compute range, 2·c·(ln C_max − ln C_min), where c is the quadratic
+    coefficient of ln L = a + b·ln C + c·ln² C fitted to the frontier points (0 for a pure power
+    law; positive when the frontier flattens towards an irreducible loss). Seed-bootstrapped
+    through the frontier like :func:`frontier_slope`; ``details['frontier_slope']`` for scale."""
+    full = cells_from_runs(runs)
+    cells, region = _fit_region(full, min_compute, drop_smallest_decades)
+    lnC = np.log(cells.design["flops"])
+    order = np.argsort(lnC, kind="stable")
+    x = lnC[order] - lnC.mean()
+    span = float(np.ptp(lnC))
+    m = cells.means()[:, 0]
+    idx = fits.frontier(cells.design["flops"], np.exp(m))
+    if idx.size < 4:
+        raise FitError(f"the frontier has {idx.size} point(s); a curvature with an interval needs ≥4.")
+
+    def stat(M):
+        Y = M[:, order, 0]
+        w = fits.frontier_mask_batched(Y).astype(float)
+        X = np.stack([np.ones_like(x), x, x ** 2], -1)  # [C, 3]
+        XtX = np.einsum("bc,ci,cj->bij", w, X, X)
+        Xty = np.einsum("bc,ci,bc->bi", w, X, Y)
+        ok = w.sum(1) >= 4
+        XtX[~ok] = np.eye(3)
+        c = np.linalg.solve(XtX, Xty[..., None])[..., 0]
+        return np.where(ok, 2 * c[:, 2] * span, np.nan)
+
+    res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme)
+    slope = float(_frontier_stat(cells)[0](cells.means()[None])[0])
+    details = {"frontier_points": int(idx.size), "compute_decades": span / np.log(10), "frontier_slope": slope,
+               "fit_region": region}
+    return _estimate(res, "Δ local slope across the frontier (curvature)", cells.n_runs, details)
+
+
+def per_axis_gamma(runs, *, compare: str | None = "isoflop", size: str = "params", n_resamples: int = 1000,
+                   seed: int = 0, scheme: str = "auto", starts: np.ndarray | None = None) -> dict[str, Estimate]:
+    """Kaplan-style per-axis laws and the compute-optimal exponent they imply.
+
+    α_N = −d lnL/d lnN (largest data fraction), α_D = −d lnL/d lnD (largest width); in
+    L = E + A/N^α + B/D^β with C ∝ N·D, N_opt ∝ C^{β/(α+β)}, so the implied γ is
+    α_D/(α_N + α_D) (ignoring E, which biases both slopes towards 0). Returns
+    ``{"alpha_N", "alpha_D", "gamma_implied"}`` and, with ``compare`` (an approach of
+    :func:`compute_optimal_exponent`), ``"gamma_implied − direct"`` from the same resamples.
+    """
+    cells = cells_from_runs(runs)
+    sN = _axis_stat(cells, axis="N", size=size)[0]
+    sD = _axis_stat(cells, axis="D", size=size)[0]
+    direct = _optimum_stat(cells, size=size, approach=compare, starts=starts)[0] if compare else None
+    store = {"alpha_N": [], "alpha_D": [], "gamma_implied": [], "direct": []}
+
+    def joint(M):
+        aN, aD = -sN(M), -sD(M)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where((aN > 0) & (aD > 0), aD / (aN + aD), np.nan)
+        store["alpha_N"].append(aN)
+        store["alpha_D"].append(aD)
+        store["gamma_implied"].append(g)
+        store["direct"].append(direct(M) if direct else g)
+        return g
+
+    seed_bootstrap(cells, joint, n_resamples=n_resamples, seed=seed, scheme=scheme)
+    pt = {k: float(v[0][0]) for k, v in store.items()}
+    bs = {k: np.concatenate(v[1:]) for k, v in store.items()}
+    method = f"seed bootstrap ({_scheme_name(cells, scheme)}, percentile, joint)"
+    details = {"alpha_N": pt["alpha_N"], "alpha_D": pt["alpha_D"], "gamma_implied": pt["gamma_implied"]}
+    if compare:
+        details[f"gamma_direct_{compare}"] = pt["direct"]
+    quant = {"alpha_N": "α_N = −d lnL/d lnN", "alpha_D": "α_D = −d lnL/d lnD",
+             "gamma_implied": "γ implied = α_D/(α_N+α_D)"}
+    out = {}
+    for k, q in quant.items():
+        out[k] = _estimate_from(pt[k], bs[k], q, method, cells.n_runs, details)
+    if compare:
+        out["gamma_implied − direct"] = _estimate_from(pt["gamma_implied"] - pt["direct"],
+                                                       bs["gamma_implied"] - bs["direct"],
+                                                       f"γ implied − γ ({compare})", method, cells.n_runs, details)
+    return out
+
+
+def _estimate_from(point, samples, quantity, method, runs, details, reason="") -> Estimate:
+    ok = np.isfinite(samples)
+    if not np.isfinite(point) or (~ok).sum() > 0.05 * samples.size:
+        raise FitError(f"{quantity}: {(~ok).sum()} of {samples.size} resamples gave no finite estimate "
+                       f"(a slope of the wrong sign?); the data do not pin it down.")
+    d = dict(details)
+    if (~ok).sum():
+        d["failed_resamples"] = int((~ok).sum())
+    return Estimate(value=float(point), method=method, runs=runs, quantity=quantity, samples=samples[ok],
+                    n_resamples=int(ok.sum()), reason=reason, details=d)
+
+
+def extrapolation_are_difference(runs, *, n_resamples: int = 200, seed: int = 0, scheme: str = "auto",
+                                 min_checkpoint_fraction: float = 0.1,
+                                 starts: np.ndarray | None = None) -> Estimate:
+    """ARE(with intermediate checkpoints) − ARE(final losses only), paired on the same resamples.
+
+    Both fits of :func:`extrapolation_are` run on every seed resample of one set of cells (each
+    run's checkpoint curve, its last point the final loss), so seed noise shared by the two
+    strategies cancels. Negative: checkpoints predict the largest model's final loss better.
+    """
+    cells = cells_from_runs(runs, checkpoints=True)
+    ex = cells.design["ckpt_examples"]
+    last = np.array([np.flatnonzero(np.isfinite(r))[-1] for r in ex])
+    if not np.allclose(ex[np.arange(ex.shape[0]), last], cells.design["examples"]):
+        raise FitError("the last checkpoint of some runs is not the final loss; cannot compare strategies.")
+    w = cells.design["width"]
+    wmax = w.max()
+    train = np.flatnonzero(w < wmax)
+    tc = np.flatnonzero(w == wmax)
+    if train.size == 0:
+        raise FitError("extrapolation needs smaller widths to fit on and a larger one to predict.")
+    target = int(tc[np.argmax(cells.design["fraction"][tc])])
+    N = cells.design["params"]
+    Nt, Dt = N[target], cells.design["examples"][target]
+    valid = np.isfinite(ex) & (ex >= min_checkpoint_fraction * cells.design["examples"][:, None])
+    ci_k, vi_k = np.nonzero(valid[train])
+    ci_k = train[ci_k]
+    sets = {"checkpoints": (ci_k, vi_k, ex[ci_k, vi_k]), "final": (train, last[train], cells.design["examples"][train])}
+    m = cells.means()
+    prep, info = {}, {}
+    for name, (ci, vi, Dp) in sets.items():
+        f = fits.fit_chinchilla(N[ci], Dp, np.exp(m[ci, vi]), starts=starts)
+        prep[name] = (ci, vi, np.log(N[ci]), np.log(Dp), f.theta)
+        info[name] = {"predicted": float(f.predict(Nt, Dt)), "train_points": int(ci.size), "alpha": f.alpha,
+                      "beta": f.beta, "E": f.E}
+    store = {"checkpoints": [], "final": []}
+
+    def stat(M):
+        actual = np.exp(M[:, target, last[target]])
+        for name, (ci, vi, lnN, lnD, th0) in prep.items():
+            th, _, _ = fits.fit_chinchilla_batched(lnN, lnD, M[:, ci, vi], np.repeat(th0[None], M.shape[0], 0))
+            E, A_, B_, al, be = fits._theta_to_params(th).T
+            store[name].append(np.abs(E + A_ / Nt ** al + B_ / Dt ** be - actual) / actual)
+        return store["checkpoints"][-1] - store["final"][-1]
+
+    res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme)
+    actual = float(np.exp(m[target, last[target]]))
+    details = {"actual": actual, "target_width": float(wmax), "target_examples": float(Dt),
+               "are_checkpoints": float(store["checkpoints"][0][0]), "are_final": float(store["final"][0][0]),
+               "with_checkpoints": info["checkpoints"], "final_only": info["final"]}
+    return _estimate(res, "ΔARE (checkpoints − final only)", cells.n_runs, details)
+
+
+def sample_efficiency_slope(runs, *, target: float | None = None, size: str = "params", n_resamples: int = 1000,
+                            seed: int = 0, scheme: str = "auto") -> Estimate:
+    """Slope of ln(examples needed to reach a target loss) on ln N, from checkpoint curves.
+
+    Uses each width's run at the largest data fraction (its checkpoints trace loss vs examples
+    seen). Examples-to-target interpolates log-linearly (ln examples on ln loss) between the
+    checkpoints bracketing the target, or extends the last segment when a resample ends just
+    above it. ``target`` defaults to the worst width's final loss (every width reaches it),
+    fixed from the data and kept across resamples. Negative: larger models need fewer examples
+    (Kaplan et al. 2020, §5 "larger models are more sample-efficient").
+    """
+    allc = cells_from_runs(runs, checkpoints=True)
+    frmax = allc.design["fraction"].max()
+    cells = allc.subset(np.isclose(allc.design["fraction"], frmax))
+    if np.unique(cells.design["width"]).size < 3:
+        raise FitError("sample efficiency needs ≥3 widths at the largest data fraction.")
+    ex = cells.design["ckpt_examples"]
+    if np.sum(np.isfinite(ex[0])) < 2:
+        raise FitError("sample efficiency needs ≥2 checkpoints per run.")
+    lnex = np.log(np.where(np.isfinite(ex), ex, np.nan))
+    m = cells.means()
+    nval = np.isfinite(ex).sum(1)
+    finals = m[np.arange(m.shape[0]), nval - 1]
+    lt = float(finals.max()) if target is None else float(np.log(target))
+    if target is not None and (lt < finals.max() - 0.5 or lt >= m[:, 0].min()):
+        raise FitError(f"target loss {target:g} is outside what every width's checkpoint curve reaches.")
+    xN = np.log(cells.design[size])
+
+    def needed(M):
+        B, C, V = M.shape
+        out = np.empty((B, C))
+        for c in range(C):
+            n = nval[c]
+            y = M[:, c, :n]
+            below = y <= lt
+            k = np.where(below.any(1), below.argmax(1), n - 1)  # first checkpoint at/below target
+            k = np.clip(k, 1, n - 1)
+            y0, y1 = y[np.arange(B), k - 1], y[np.arange(B), k]
+            e0, e1 = lnex[c, k - 1], lnex[c, k]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = np.where(y1 != y0, (lt - y0) / (y1 - y0), 1.0)
+            out[:, c] = e0 + t * (e1 - e0)
+        return out
+
+    def stat(M):
+        return _ols_slope_batched(xN, needed(M))
+
+    res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme)
+    pts = needed(m[None])[0]
+    details = {"target_loss": float(np.exp(lt)), "fraction": float(frmax), "widths": cells.design["width"].tolist(),
+               "examples_needed": np.exp(pts).tolist()}
+    return _estimate(res, "slope d ln(examples to target)/d lnN", cells.n_runs, details)
+
+
+def fit_region_shift(runs, estimator: str = "compute_optimal_exponent", *, drop_smallest_decades: float = 1.0,
+                     n_resamples: int = 1000, seed: int = 0, scheme: str = "auto", **kw) -> Estimate:
+    """Estimate(fit region without the smallest ``drop_smallest_decades`` of compute) − estimate(all runs),
+    both on the same seed resamples ("Scaling Laws, Carefully": fit-region choice moves exponents).
+
+    ``estimator``: 'frontier_slope' or 'compute_optimal_exponent' (kwargs such as ``approach`` go to it).
+    """
+    if estimator not in ("frontier_slope", "compute_optimal_exponent"):
+        raise ValueError(f"fit_region_shift supports 'frontier_slope' and 'compute_optimal_exponent', got {estimator!r}")
+    builder = _frontier_stat if estimator == "frontier_slope" else _optimum_stat
+    full = cells_from_runs(runs)
+    sub, region = _fit_region(full, None, drop_smallest_decades)
+    keep = np.flatnonzero(full.design["flops"] >= region["min_compute"] * (1 - 1e-12))
+    s_full = builder(full, **kw)[0]
+    s_sub = builder(sub, **kw)[0]
+    store = []
+
+    def stat(M):
+        a, b = s_full(M), s_sub(M[:, keep])
+        store.append((a, b))
+        return b - a
+
+    res = seed_bootstrap(full, stat, n_resamples=n_resamples, seed=seed, scheme=scheme)
+    q = ("Δ slope d lnL/d lnC" if estimator == "frontier_slope" else "Δγ") + \
+        f" (drop smallest {drop_smallest_decades:g} decade(s) − all)"
+    details = {"all_runs": float(store[0][0][0]), "restricted": float(store[0][1][0]), "fit_region": region,
+               "estimator": estimator, **{k: v for k, v in kw.items() if isinstance(v, (str, int, float))}}
+    return _estimate(res, q, full.n_runs, details)

@@ -1,0 +1,43 @@
+"""The Adam learning rate should scale as 1/sqrt(fan_in).
+
+Source: the exercise (seeds/000: "for Adam, the learning rate should be proportional
+to the initialization scale, i.e. 1/sqrt(fan_in) for the standard Kaiming He
+initialization"). The LR sweep multiplies c/sqrt(fan_in) by powers of 2 at a few
+widths; each width's optimum LR* is the vertex of a parabola in ln LR around the best
+swept value (never the raw argmin), and the slope of ln LR* on ln fan_in is
+seed-bootstrapped (≥ 2 sweep seeds needed; fewer → "budget cannot decide").
+
+Claims: the slope is negative (the LR must shrink with width at all), and it is within
+±0.25 of −0.5 (TOL). 0.25 is half the distance to both alternatives: 0 (one LR for all
+widths) and −1 (the μP-style LR ∝ 1/fan_in for Adam hidden layers); a CI inside
+[−0.75, −0.25] therefore tells −0.5 apart from both. The distance from −1 is in the
+record's details and claimed separately (slope > −1). An optimum at a sweep edge makes
+every claim here inconclusive: a slope fitted to edge optima reproduces the sweep's
+design, not the optimum.
+"""
+
+from pytest_scaling import expect
+from pytest_scaling.analysis import lr_fan_in_slope
+
+TOL = 0.25
+_cache = {}
+
+
+def _slope(scaling_grid):
+    key = id(scaling_grid)
+    if key not in _cache:
+        _cache[key] = lr_fan_in_slope(scaling_grid.lr_sweep(), n_resamples=1000)
+    return _cache[key]
+
+
+def test_lr_falls_with_fan_in(scaling_grid):
+    expect(_slope(scaling_grid), "slope d lnLR*/d ln fan_in").below(0)
+
+
+def test_lr_scales_as_inverse_sqrt_fan_in(scaling_grid):
+    expect(_slope(scaling_grid), "slope d lnLR*/d ln fan_in").near(-0.5, TOL)
+
+
+def test_lr_falls_slower_than_inverse_fan_in(scaling_grid):
+    """The μP-style alternative LR ∝ 1/fan_in (slope −1) is excluded."""
+    expect(_slope(scaling_grid), "slope d lnLR*/d ln fan_in").above(-1)
