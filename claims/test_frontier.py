@@ -10,24 +10,28 @@ The frontier is the lower envelope of seed-averaged (width, data) configurations
 (seed-average → frontier → fit), because OLS on frontier points ignores that the
 frontier is a minimum over noisy runs.
 
+A frontier is non-increasing by construction (a later point is on it only if it is
+lower), so "loss falls" can only be confirmed or left undecided: its substance is that
+the fall is resolved from seed noise.
+
 Linearity test: a pure power law is a straight line in log-log, so we fit
-ln L = a + b·ln C + c·ln² C to the frontier and claim that the change of the local
-slope across the fitted compute range, 2c·Δln C, lies within ±0.1 (TOL_CURVATURE).
-This is an equivalence claim on a CI, not a failure to reject, so "straight" must be
-shown, not assumed. 0.1 is about two thirds of the frontier slope we measure on
-Fashion-MNIST (≈ −0.16): a frontier whose slope changes by more than that across the
-grid is not usefully "one power law". The saturating form L = E + A·C^−α is reported
-beside it (E, its CI, ΔAIC and the nested F-test against E = 0 in the record's
-details); its α > 0 is claimed separately. With a positive floor E the log-log line
-necessarily bends, so on long compute ranges the curvature claim is expected to
-become refuted while the saturating α stays confirmed: that is the finding
-"approximately a power law, with an irreducible loss".
+ln L = a + b·ln C + c·ln² C to the frontier and estimate the change of the local slope
+across the fitted compute range, 2c·Δln C, relative to the straight-line slope s. The
+claim is that this lies within ±0.5 (TOL_CURVATURE): across the whole grid the slope
+changes by less than half of itself. This is an equivalence claim on a CI, not a
+failure to reject, so "straight" must be shown, not assumed; relative, because a
+frontier with a small slope bends visibly with a small absolute change. The
+saturating form L = E + A·C^−α is reported beside it (E, its CI, ΔAIC and the nested
+F-test against E = 0 in the record's details) and its α > 0 claimed separately. With
+a floor E that the grid approaches, the log-log line bends: the curvature claim is
+then refuted while the saturating α stays confirmed — the finding "a power law with
+an irreducible loss", which is how the exercise's "approximate power law" reads.
 """
 
 from pytest_scaling import expect
 from pytest_scaling.analysis import frontier_curvature, frontier_slope, saturating_frontier
 
-TOL_CURVATURE = 0.1
+TOL_CURVATURE = 0.5
 N_RESAMPLES = 1000
 N_RESAMPLES_SATURATING = 100  # each resample is a scipy least-squares refit (a Python loop)
 
@@ -40,7 +44,7 @@ def test_frontier_loss_falls_with_compute(scaling_grid):
 def test_frontier_is_close_to_a_straight_line(scaling_grid):
     runs = scaling_grid(dropout=0.0)
     est = frontier_curvature(runs, n_resamples=N_RESAMPLES)
-    expect(est, "Δ local slope across the frontier").near(0, TOL_CURVATURE)
+    expect(est, "relative change of the frontier slope").near(0, TOL_CURVATURE)
 
 
 def test_saturating_form_has_a_positive_exponent(scaling_grid):

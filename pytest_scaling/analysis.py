@@ -688,11 +688,15 @@ def _scheme_name(cells: Cells, scheme: str) -> str:
 
 def frontier_curvature(runs, *, n_resamples: int = 1000, seed: int = 0, scheme: str = "auto",
                        min_compute: float | None = None, drop_smallest_decades: float = 0.0) -> Estimate:
-    """How far the frontier is from a straight line in log-log: the change of its local slope
-    across the fitted compute range, 2·c·(ln C_max − ln C_min), where c is the quadratic
-    coefficient of ln L = a + b·ln C + c·ln² C fitted to the frontier points (0 for a pure power
-    law; positive when the frontier flattens towards an irreducible loss). Seed-bootstrapped
-    through the frontier like :func:`frontier_slope`; ``details['frontier_slope']`` for scale."""
+    """How far the frontier is from a straight line in log-log, relative to its slope.
+
+    Fits ln L = a + b·x + c·x² (x = ln C, centred) to the frontier points and returns
+    2c·(ln C_max − ln C_min) / |s|: the change of the local slope across the fitted compute
+    range as a fraction of the frontier's straight-line slope s. 0 for a pure power law;
+    positive when the frontier flattens (towards an irreducible loss), 1 when the slope
+    changes by its own size. Seed-bootstrapped through the frontier like
+    :func:`frontier_slope`; the absolute slope change and ``s`` are in ``details``.
+    """
     full = cells_from_runs(runs)
     cells, region = _fit_region(full, min_compute, drop_smallest_decades)
     lnC = np.log(cells.design["flops"])
@@ -703,23 +707,28 @@ def frontier_curvature(runs, *, n_resamples: int = 1000, seed: int = 0, scheme: 
     idx = fits.frontier(cells.design["flops"], np.exp(m))
     if idx.size < 4:
         raise FitError(f"the frontier has {idx.size} point(s); a curvature with an interval needs ≥4.")
+    X = np.stack([np.ones_like(x), x, x ** 2], -1)  # [C, 3]
+    absolute = []
 
     def stat(M):
         Y = M[:, order, 0]
         w = fits.frontier_mask_batched(Y).astype(float)
-        X = np.stack([np.ones_like(x), x, x ** 2], -1)  # [C, 3]
         XtX = np.einsum("bc,ci,cj->bij", w, X, X)
         Xty = np.einsum("bc,ci,bc->bi", w, X, Y)
         ok = w.sum(1) >= 4
         XtX[~ok] = np.eye(3)
         c = np.linalg.solve(XtX, Xty[..., None])[..., 0]
-        return np.where(ok, 2 * c[:, 2] * span, np.nan)
+        s = _ols_slope_batched(x, Y, w)
+        d = 2 * c[:, 2] * span
+        absolute.append(d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(ok & (s < 0), d / np.abs(s), np.nan)
 
     res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme)
     slope = float(_frontier_stat(cells)[0](cells.means()[None])[0])
     details = {"frontier_points": int(idx.size), "compute_decades": span / np.log(10), "frontier_slope": slope,
-               "fit_region": region}
-    return _estimate(res, "Δ local slope across the frontier (curvature)", cells.n_runs, details)
+               "slope_change": float(absolute[0][0]), "fit_region": region}
+    return _estimate(res, "relative change of the frontier's local slope", cells.n_runs, details)
 
 
 def per_axis_gamma(runs, *, compare: str | None = "isoflop", size: str = "params", n_resamples: int = 1000,
