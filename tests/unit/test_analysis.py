@@ -159,3 +159,98 @@ def test_too_few_slices_for_gamma():
     tiny = S.make_grid(rng=1, widths=(2, 3, 4), n_fractions=2)
     with pytest.raises(FitError, match="iso-compute"):
         A.compute_optimal_exponent(tiny, compare=False)
+
+
+# --------------------------------------------------------------------------- estimators for the claims suite
+
+def test_small_chinchilla_grid_finds_the_full_grids_optimum(runs):
+    g = A.small_chinchilla_grid()
+    assert g.shape == (432, 5)
+    c = A.cells_from_runs(runs)
+    args = (c.design["params"], c.design["examples"], np.exp(c.means()[:, 0]))
+    small, full = fits.fit_chinchilla(*args, starts=g), fits.fit_chinchilla(*args)
+    assert small.a == pytest.approx(full.a, abs=1e-4) and small.objective == pytest.approx(full.objective, rel=1e-6)
+
+
+def test_compute_optimal_exponents_are_joint_and_carry_plot_points(runs):
+    out = A.compute_optimal_exponents(runs, n_resamples=150, starts=A.small_chinchilla_grid())
+    assert set(out) == {"envelope", "isoflop", "parametric", "envelope − isoflop", "envelope − parametric",
+                        "isoflop − parametric"}
+    d = out["isoflop − parametric"]
+    assert d.value == pytest.approx(out["isoflop"].value - out["parametric"].value)
+    # joint resamples: the difference's spread is not the sum of the two spreads
+    assert d.samples.size == 150
+    for est in out.values():
+        pts = est.details["nopt_points"]
+        assert set(pts) == {"envelope", "isoflop", "parametric"}
+        assert all(np.all(np.asarray(p) > 0) for p in pts.values())
+    assert out["isoflop"].details["nopt_fits"]["isoflop"]["slope"] == pytest.approx(out["isoflop"].value)
+    # the parametric N_opt(C) curve rises with compute at the fitted exponent (C ∝ N·D here, roughly)
+    p = np.asarray(out["parametric"].details["nopt_points"]["parametric"])
+    assert np.all(np.diff(np.log(p[:, 1])) >= 0)
+    slope = np.polyfit(np.log(p[:, 0]), np.log(p[:, 1]), 1)[0]
+    assert slope == pytest.approx(out["parametric"].value, abs=0.1)
+
+
+def test_frontier_curvature_separates_a_power_law_from_a_floor():
+    straight = S.make_grid(rng=2, law_kw=dict(E=0.0))
+    bent = S.make_grid(rng=2, law_kw=dict(E=1.0))
+    e0 = A.frontier_curvature(straight, n_resamples=300)
+    e1 = A.frontier_curvature(bent, n_resamples=300)
+    assert e1.value > e0.value and e1.ci()[0] > 0.5
+    assert e1.details["frontier_slope"] < 0 and e1.details["slope_change"] > 0
+
+
+def test_lr_optima_details_bracket_each_width():
+    sweep = S.make_lr_sweep(rng=2, s=0.0, m0=1.0)
+    e = A.lr_fan_in_slope(sweep, n_resamples=300)
+    for w, (star, lo, hi) in e.details["lr_optima"].items():
+        assert lo <= star <= hi and 0.7 < star < 1.4, w
+    assert e.details["distance_from_mup"] == pytest.approx(e.value + 1)
+
+
+def test_per_axis_gamma_is_consistent_with_the_axis_slopes(runs):
+    out = A.per_axis_gamma(runs, compare="isoflop", n_resamples=300)
+    aN, aD = out["alpha_N"].value, out["alpha_D"].value
+    assert out["gamma_implied"].value == pytest.approx(aD / (aN + aD))
+    axes = A.per_axis_exponents(runs, n_resamples=10)
+    assert aN == pytest.approx(-axes["N"].value) and aD == pytest.approx(-axes["D"].value)
+    assert out["gamma_implied − direct"].value == pytest.approx(
+        out["gamma_implied"].value - out["gamma_implied"].details["gamma_direct_isoflop"])
+
+
+def test_extrapolation_are_difference_matches_the_two_fits():
+    runs = S.make_grid(rng=3, widths=S.WIDTHS[:8], n_fractions=5, checkpoints=4, sigma=0.01)
+    st = fits.chinchilla_grid()[::15]
+    d = A.extrapolation_are_difference(runs, n_resamples=60, starts=st)
+    assert d.value == pytest.approx(d.details["are_checkpoints"] - d.details["are_final"], abs=1e-9)
+    assert d.details["are_final"] == pytest.approx(A.extrapolation_are(runs, False, n_resamples=5, starts=st).value,
+                                                   rel=1e-3)
+    assert abs(d.value) < 0.05
+
+
+def test_sample_efficiency_slope_is_negative_on_the_law_and_needs_checkpoints():
+    runs = S.make_grid(rng=4, widths=S.WIDTHS[:8], n_fractions=3, checkpoints=5)
+    e = A.sample_efficiency_slope(runs, n_resamples=300)
+    assert e.ci()[1] < 0 and len(e.details["examples_needed"]) == 8 and e.details["fraction"] == 1.0
+    with pytest.raises(FitError, match="checkpoints"):
+        A.sample_efficiency_slope(S.make_grid(rng=4, widths=S.WIDTHS[:4], n_fractions=2))
+
+
+def test_frontier_level_difference_measures_a_constant_factor():
+    se = np.random.default_rng(9).normal(0, 0.01, 3)
+    base = S.make_grid(rng=5, seed_effects=se)
+    up = S.make_grid(rng=6, seed_effects=se, dropout=0.2, law_kw=dict(E=0.25 * 1.2, A=12.0, B=6.0))  # ×1.2
+    e = A.paired_difference(up, base, "frontier_level", n_resamples=300)
+    lo, hi = e.ci()
+    assert lo < np.log(1.2) < hi + 0.01 and lo > 0
+
+
+def test_fit_region_shift_records_both_estimates(runs):
+    e = A.fit_region_shift(runs, "frontier_slope", drop_smallest_decades=1.0, n_resamples=300)
+    assert e.details["fit_region"]["runs_dropped"] > 0
+    assert e.value == pytest.approx(e.details["restricted"] - e.details["all_runs"])
+    g = A.fit_region_shift(runs, "compute_optimal_exponent", approach="isoflop", n_resamples=200)
+    assert g.quantity.startswith("Δγ") and g.details["approach"] == "isoflop"
+    with pytest.raises(ValueError, match="supports"):
+        A.fit_region_shift(runs, "lr_fan_in_slope")
