@@ -8,7 +8,10 @@ with compute … estimate its exponent"); Hoffmann et al. 2022 (Chinchilla), app
 Three estimators, each seed-bootstrapped:
   envelope (1)   – per iso-compute slice the size with the lowest loss;
   isoflop (2)    – per slice the vertex of a parabola in ln N;
-  parametric (3) – γ = β/(α+β) from L = E + A/N^α + B/D^β.
+  parametric (3) – γ = β/(α + kβ) from L = E + A/N^α + B/D^β, where FLOPs per example
+                   ∝ N^k (k ≈ 1.5 for this CNN: conv FLOPs grow faster than parameters;
+                   Chinchilla's β/(α+β) assumes k = 1 and would not be in the same units
+                   as approaches 1–2, which use counted FLOPs; it is in the details).
 Each is claimed in (0, 1). Agreement: the pairwise differences, from one joint
 bootstrap (same resamples for all approaches), must lie within ±0.2 (TOL_AGREE) of 0.
 0.2 is just below the Kaplan–Chinchilla discrepancy (0.73 vs 0.5): approaches that

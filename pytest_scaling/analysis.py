@@ -262,24 +262,39 @@ def _parametric_nopt_points(cells: Cells, size: str, fit, n_points: int = 8) -> 
     return out
 
 
+def _flops_exponent(cells: Cells, size: str) -> float:
+    """k in FLOPs per example ∝ size^k, fitted over the grid (1 when C ∝ N·D, as for transformers;
+    ≈1.5 in params for the exercise's CNN, whose conv FLOPs grow faster than its parameters)."""
+    N = cells.design[size]
+    if np.unique(N).size < 2:
+        return 1.0
+    return float(np.polyfit(np.log(N), np.log(cells.design["flops"] / cells.design["examples"]), 1)[0])
+
+
 def _parametric_stat(cells: Cells, size: str, starts: np.ndarray | None = None):
+    """γ from L = E + A/N^α + B/D^β. Minimising L at fixed C ∝ N^k·D gives N_opt ∝ C^{β/(α + kβ)}
+    — Chinchilla's β/(α+β) when k = 1. k is the grid's FLOPs-per-example exponent, so this γ is in
+    the same units (the counted FLOPs) as the envelope and IsoFLOP approaches."""
     N = cells.design[size]
     D = cells.design["examples"]
     m = cells.means()[:, 0]
     full = fits.fit_chinchilla(N, D, np.exp(m), starts=starts)
     lnN, lnD = np.log(N), np.log(D)
+    k = _flops_exponent(cells, size)
 
     def stat(M):
         x, f, _ = fits.fit_chinchilla_batched(lnN, lnD, M[:, :, 0], np.repeat(full.theta[None], M.shape[0], 0))
         al, be = x[:, 3], x[:, 4]
         with np.errstate(divide="ignore", invalid="ignore"):
-            g = be / (al + be)
+            g = be / (al + k * be)
         return np.where(np.isfinite(f) & (al > 0) & (be > 0), g, np.nan)
 
+    gamma = full.beta / (full.alpha + k * full.beta)
     return stat, {"E": full.E, "A": full.A, "B": full.B, "alpha": full.alpha, "beta": full.beta,
-                  "a": full.a, "b": full.b, "n_starts": full.n_starts,
+                  "a": full.a, "b": full.b, "flops_exponent_k": k, "gamma_if_C_prop_ND": full.a,
+                  "n_starts": full.n_starts,
                   "nopt_points": {"parametric": _parametric_nopt_points(cells, size, full)},
-                  "nopt_fits": {"parametric": {"slope": full.a, "prefactor": None}}}
+                  "nopt_fits": {"parametric": {"slope": gamma, "prefactor": None}}}
 
 
 def _axis_stat(cells: Cells, axis: str = "N", size: str = "params", **_):
@@ -449,7 +464,9 @@ def compute_optimal_exponent(runs, size: str = "params", approach: str = "isoflo
     them from the data (dropping unbracketed ones) biased γ and cost coverage
     (86–88% in simulation vs 94–95%). Slices with an edge optimum are counted in
     ``details``; when they are the majority the estimate is flagged.
-    ``parametric`` (3): γ = β/(α+β) from :func:`fits.fit_chinchilla`.
+    ``parametric`` (3): γ = β/(α + kβ) from :func:`fits.fit_chinchilla`, k the grid's
+    FLOPs-per-example exponent in N (C ∝ N^k·D; k = 1 gives Chinchilla's β/(α+β), kept in
+    ``details['gamma_if_C_prop_ND']``).
     ``compare=True`` adds the other approaches' point estimates to ``details``.
     ``starts``: the parametric fit's starting grid (default the full 4500-start grid;
     :func:`small_chinchilla_grid` is ~10× cheaper).
@@ -737,21 +754,23 @@ def per_axis_gamma(runs, *, compare: str | None = "isoflop", size: str = "params
     """Kaplan-style per-axis laws and the compute-optimal exponent they imply.
 
     α_N = −d lnL/d lnN (largest data fraction), α_D = −d lnL/d lnD (largest width); in
-    L = E + A/N^α + B/D^β with C ∝ N·D, N_opt ∝ C^{β/(α+β)}, so the implied γ is
-    α_D/(α_N + α_D) (ignoring E, which biases both slopes towards 0). Returns
+    L = E + A/N^α + B/D^β with C ∝ N^k·D, N_opt ∝ C^{β/(α+kβ)}, so the implied γ is
+    α_D/(α_N + k·α_D), k the grid's FLOPs-per-example exponent (1 for C ∝ N·D); E is
+    ignored, which biases both slopes towards 0. Returns
     ``{"alpha_N", "alpha_D", "gamma_implied"}`` and, with ``compare`` (an approach of
     :func:`compute_optimal_exponent`), ``"gamma_implied − direct"`` from the same resamples.
     """
     cells = cells_from_runs(runs)
     sN = _axis_stat(cells, axis="N", size=size)[0]
     sD = _axis_stat(cells, axis="D", size=size)[0]
+    k = _flops_exponent(cells, size)
     direct = _optimum_stat(cells, size=size, approach=compare, starts=starts)[0] if compare else None
     store = {"alpha_N": [], "alpha_D": [], "gamma_implied": [], "direct": []}
 
     def joint(M):
         aN, aD = -sN(M), -sD(M)
         with np.errstate(divide="ignore", invalid="ignore"):
-            g = np.where((aN > 0) & (aD > 0), aD / (aN + aD), np.nan)
+            g = np.where((aN > 0) & (aD > 0), aD / (aN + k * aD), np.nan)
         store["alpha_N"].append(aN)
         store["alpha_D"].append(aD)
         store["gamma_implied"].append(g)
@@ -762,11 +781,12 @@ def per_axis_gamma(runs, *, compare: str | None = "isoflop", size: str = "params
     pt = {k: float(v[0][0]) for k, v in store.items()}
     bs = {k: np.concatenate(v[1:]) for k, v in store.items()}
     method = f"seed bootstrap ({_scheme_name(cells, scheme)}, percentile, joint)"
-    details = {"alpha_N": pt["alpha_N"], "alpha_D": pt["alpha_D"], "gamma_implied": pt["gamma_implied"]}
+    details = {"alpha_N": pt["alpha_N"], "alpha_D": pt["alpha_D"], "gamma_implied": pt["gamma_implied"],
+               "flops_exponent_k": k}
     if compare:
         details[f"gamma_direct_{compare}"] = pt["direct"]
     quant = {"alpha_N": "α_N = −d lnL/d lnN", "alpha_D": "α_D = −d lnL/d lnD",
-             "gamma_implied": "γ implied = α_D/(α_N+α_D)"}
+             "gamma_implied": "γ implied = α_D/(α_N+k·α_D)"}
     out = {}
     for k, q in quant.items():
         out[k] = _estimate_from(pt[k], bs[k], q, method, cells.n_runs, details)

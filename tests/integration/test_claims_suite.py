@@ -49,9 +49,12 @@ class FakeGrid:
         return self.sweep if widths is None else self.sweep.where(width=widths)
 
 
-def verdict(fn, grid, **kw) -> str:
-    """Run one claim function: 'confirmed', 'refuted', 'inconclusive' or 'cannot decide' (FitError)."""
+def verdict(fn, grid, keep_records: bool = False, **kw) -> str:
+    """Run one claim function: 'confirmed', 'refuted', 'inconclusive' or 'cannot decide' (FitError).
+
+    Its claim records are dropped unless ``keep_records`` (so this session's own summary stays clean)."""
     claims_module.configure()
+    claims_module.take_records()
     try:
         fn(grid, **kw)
     except AssertionError:
@@ -60,6 +63,9 @@ def verdict(fn, grid, **kw) -> str:
         return "inconclusive"
     except FitError:
         return "cannot decide"
+    finally:
+        if not keep_records:
+            claims_module.take_records()
     return "confirmed"
 
 
@@ -124,8 +130,7 @@ def test_a_satisfying_law_confirms_the_suite_within_a_minute(good):
 
 def test_compute_optimal_records_carry_the_report_plot_details(good):
     co = load("compute_optimal")
-    claims_module.take_records()
-    verdict(co.test_approaches_agree, good, pair=("envelope", "parametric"))
+    verdict(co.test_approaches_agree, good, keep_records=True, pair=("envelope", "parametric"))
     rec = claims_module.take_records()[-1]
     assert set(rec.details["nopt_points"]) == {"envelope", "isoflop", "parametric"}
     pts = np.asarray(rec.details["nopt_points"]["isoflop"])
@@ -134,8 +139,7 @@ def test_compute_optimal_records_carry_the_report_plot_details(good):
 
 def test_lr_records_carry_optima_for_the_report(good):
     lr = load("lr_fan_in")
-    claims_module.take_records()
-    assert verdict(lr.test_lr_scales_as_inverse_sqrt_fan_in, good) == "confirmed"
+    assert verdict(lr.test_lr_scales_as_inverse_sqrt_fan_in, good, keep_records=True) == "confirmed"
     rec = claims_module.take_records()[-1]
     opt = rec.details["lr_optima"]
     assert set(opt) == {"4", "11", "32"}

@@ -1,5 +1,6 @@
 """Estimators on synthetic run tables from known laws."""
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -163,6 +164,19 @@ def test_too_few_slices_for_gamma():
 
 # --------------------------------------------------------------------------- estimators for the claims suite
 
+def test_parametric_gamma_is_in_counted_flops_units():
+    """FLOPs per example ∝ N^1.5 (like the CNN): N_opt ∝ C^{β/(α+1.5β)}, not C^{β/(α+β)}."""
+    base = S.make_grid(rng=1)
+    runs = RunTable(dataclasses.replace(r, flops_per_example=int(50 * r.params ** 1.5)) for r in base)
+    e = A.compute_optimal_exponent(runs, approach="parametric", n_resamples=50, compare=True,
+                                   starts=A.small_chinchilla_grid())
+    assert e.details["flops_exponent_k"] == pytest.approx(1.5, abs=0.01)
+    assert e.value == pytest.approx(0.3 / (0.35 + 1.5 * 0.3), abs=0.05)
+    assert e.details["gamma_if_C_prop_ND"] == pytest.approx(0.3 / 0.65, abs=0.05)
+    iso = e.details["other_approaches"]["isoflop"]
+    assert abs(iso - e.value) < abs(iso - e.details["gamma_if_C_prop_ND"])
+
+
 def test_small_chinchilla_grid_finds_the_full_grids_optimum(runs):
     g = A.small_chinchilla_grid()
     assert g.shape == (432, 5)
@@ -212,7 +226,9 @@ def test_lr_optima_details_bracket_each_width():
 def test_per_axis_gamma_is_consistent_with_the_axis_slopes(runs):
     out = A.per_axis_gamma(runs, compare="isoflop", n_resamples=300)
     aN, aD = out["alpha_N"].value, out["alpha_D"].value
-    assert out["gamma_implied"].value == pytest.approx(aD / (aN + aD))
+    k = out["gamma_implied"].details["flops_exponent_k"]
+    assert k == pytest.approx(1.0, abs=0.05)  # synthetic FLOPs per example grow ~linearly in params
+    assert out["gamma_implied"].value == pytest.approx(aD / (aN + k * aD))
     axes = A.per_axis_exponents(runs, n_resamples=10)
     assert aN == pytest.approx(-axes["N"].value) and aD == pytest.approx(-axes["D"].value)
     assert out["gamma_implied − direct"].value == pytest.approx(
