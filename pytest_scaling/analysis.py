@@ -550,8 +550,9 @@ def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n
     ids; each resample draws seed ids per configuration once and uses them in
     both conditions, so noise shared by a seed cancels in the difference.
     ``estimator``: 'frontier_slope', 'accuracy_frontier_slope',
-    'compute_optimal_exponent' (or those functions); extra kwargs (size, approach)
-    go to it.
+    'compute_optimal_exponent' (or those functions), or 'frontier_level' (mean ln of
+    the frontier over the grid's compute values: a − b compares the two frontiers at
+    equal compute); extra kwargs (size, approach) go to it.
     """
     name = estimator if isinstance(estimator, str) else getattr(estimator, "__name__", "")
     if name not in _BUILDERS:
@@ -923,7 +924,8 @@ def fit_region_shift(runs, estimator: str = "compute_optimal_exponent", *, drop_
     ``estimator``: 'frontier_slope' or 'compute_optimal_exponent' (kwargs such as ``approach`` go to it).
     """
     if estimator not in ("frontier_slope", "compute_optimal_exponent"):
-        raise ValueError(f"fit_region_shift supports 'frontier_slope' and 'compute_optimal_exponent', got {estimator!r}")
+        raise ValueError(f"fit_region_shift supports 'frontier_slope' and 'compute_optimal_exponent', "
+                         f"got {estimator!r}")
     builder = _frontier_stat if estimator == "frontier_slope" else _optimum_stat
     full = cells_from_runs(runs)
     sub, region = _fit_region(full, None, drop_smallest_decades)

@@ -19,7 +19,7 @@ import pytest
 
 from pytest_scaling import claims as claims_module
 from pytest_scaling.errors import FitError
-from pytest_scaling.runs import Checkpoint, RunTable
+from pytest_scaling.runs import RunTable
 from tests import synthetic as S
 
 CLAIMS = Path(__file__).resolve().parents[2] / "claims"
