@@ -15,7 +15,7 @@ from pytest_scaling.errors import UnknownBudget
 from pytest_scaling.runs import RunSpec
 
 #: c in LR = c / sqrt(fan_in), measured on Fashion-MNIST, batch 64, one epoch (see README, "Choosing c").
-DEFAULT_LR_SCALE = 0.06
+DEFAULT_LR_SCALE = 0.1
 
 
 @dataclass(frozen=True)

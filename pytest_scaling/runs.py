@@ -33,7 +33,7 @@ class RunSpec:
     seed: int
     dropout: float = 0.0
     lr_mult: float = 1.0
-    lr_scale: float = 0.06
+    lr_scale: float = 0.1
     batch_size: int = 64
 
     def as_dict(self) -> dict:

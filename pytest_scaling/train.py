@@ -39,7 +39,7 @@ class TrainSettings:
     #: How often (in steps) to look for NaN/inf losses; each look is a host sync on accelerators.
     divergence_check_every: int = 25
     #: Target bytes of activations per evaluation chunk.
-    eval_chunk_bytes: int = 100 * 2**20
+    eval_chunk_bytes: int = 256 * 2**20
 
 
 def member_learning_rates(spec: RunSpec, width: int) -> dict[str, float]:

@@ -1,0 +1,103 @@
+"""Our trainer vs a standard tutorial loop (torchvision dataset + DataLoader, batch 64).
+
+Both train the same runs (same CNN member, per-layer Adam LR c/sqrt(fan_in), one
+epoch, final evaluation on the full test split) in one process. Prints per-model
+seconds per width and, last, the geometric-mean speedup.
+
+    python benchmarks/train_speed.py [--widths 4,16,32] [--runs 2] [--fraction 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import math
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from pytest_scaling.budgets import DEFAULT_LR_SCALE
+from pytest_scaling.data import load_dataset, resolve_dataset
+from pytest_scaling.models import fan_in
+from pytest_scaling.runner import default_group_size
+from pytest_scaling.runs import RunSpec
+from pytest_scaling.train import train_group
+
+
+def tutorial_model(width: int) -> nn.Module:
+    return nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(),
+                         nn.Conv2d(width, 2 * width, 3, padding=1), nn.MaxPool2d(2), nn.ReLU(),
+                         nn.Flatten(), nn.Linear(2 * width * 49, 10))
+
+
+def torchvision_root(source) -> Path:
+    """torchvision wants uncompressed IDX files under <root>/<Class>/raw."""
+    root = Path(tempfile.mkdtemp(prefix="tv-"))
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for path in source.files.values():
+        target = raw / path.name.removesuffix(".gz")
+        with (gzip.open(path) if path.suffix == ".gz" else open(path, "rb")) as f, open(target, "wb") as out:
+            shutil.copyfileobj(f, out)
+    return root
+
+
+def tutorial_run(width: int, seed: int, fraction: float, root: Path) -> float:
+    from torch.utils.data import DataLoader, Subset
+    from torchvision import datasets, transforms
+
+    torch.manual_seed(seed)
+    transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.2860,), (0.3530,))])
+    train = datasets.FashionMNIST(str(root), train=True, download=False, transform=transform)
+    test = datasets.FashionMNIST(str(root), train=False, download=False, transform=transform)
+    if fraction < 1:
+        train = Subset(train, range(int(len(train) * fraction)))
+    started = time.perf_counter()
+    model = tutorial_model(width)
+    fans = list(fan_in(width).values())
+    groups = [{"params": [p], "lr": DEFAULT_LR_SCALE / math.sqrt(f)} for p, f in zip(model.parameters(), fans)]
+    optimizer = torch.optim.Adam(groups)
+    for x, y in DataLoader(train, batch_size=64, shuffle=True):
+        optimizer.zero_grad()
+        F.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    with torch.no_grad():
+        for x, y in DataLoader(test, batch_size=1000):
+            model(x)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--widths", default="4,16,32")
+    parser.add_argument("--runs", type=int, default=2, help="runs per width for each trainer")
+    parser.add_argument("--fraction", type=float, default=1.0, help="data fraction (1 = a full epoch)")
+    args = parser.parse_args()
+    source = resolve_dataset("fashion-mnist")
+    device = torch.device("cpu")
+    root = torchvision_root(source)
+    data = load_dataset(source, device)
+    ratios = []
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.runs} runs per width, fraction {args.fraction:g}")
+    for width in (int(w) for w in args.widths.split(",")):
+        naive = sum(tutorial_run(width, seed, args.fraction, root) for seed in range(args.runs)) / args.runs
+        specs = [RunSpec(width=width, fraction=args.fraction, seed=seed) for seed in range(args.runs)]
+        k = default_group_size(device, width)
+        started = time.perf_counter()
+        for i in range(0, len(specs), k):
+            train_group(specs[i:i + k], data)
+        ours = (time.perf_counter() - started) / args.runs
+        ratios.append(naive / ours)
+        print(f"width {width:3d}: tutorial DataLoader loop {naive:6.2f} s/model, ours {ours:6.2f} s/model "
+              f"(group size {k}), speedup {naive / ours:.2f}", flush=True)
+    shutil.rmtree(root, ignore_errors=True)
+    print(f"speedup_vs_naive_dataloader: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f}")
+
+
+if __name__ == "__main__":
+    main()
