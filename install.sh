@@ -13,4 +13,4 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 # These pins come from the local wheel cache; a looser torch pin would download a multi-GB CUDA build.
 python -m pip install -q torch==2.14.1 torchvision==0.29.1
-python -m pip install -q -e ".[dev]"
+python -m pip install -q -e ".[dev,ray]"

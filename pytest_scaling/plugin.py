@@ -317,7 +317,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     from pytest_scaling import baseline, report
 
     runs = None
-    if state.report_dir and not state.session.options.import_csv:
+    if state.report_dir:
         try:
             runs = state.session.with_options(no_train=True).runs(state.session.budget.all_specs())
         except ScalingError:
