@@ -18,6 +18,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 #: Widths grow by ×√2 (rounded), so forward compute roughly doubles per step.
 WIDTHS = (2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128)
+#: From this width on, the one-channel first convolution runs as im2col + matmul: measured on a
+#: 2-core CPU it is 20–35% faster per step than mkldnn's direct convolution (slower below).
+IM2COL_MIN_WIDTH = 11
 IMAGE_SIDE = 28
 N_CLASSES = 10
 
@@ -84,11 +87,21 @@ class GroupedCNN:
         mask = (noise < keep).to(h.dtype) / keep
         return h * mask.view(b, kc, hh, ww)
 
+    def _conv1(self, h: torch.Tensor) -> torch.Tensor:
+        """[B, K, 28, 28] → [B, K·w, 28, 28]: each member's 3×3 filters on its own images."""
+        k, w, p = self.k, self.width, self.params
+        if w < IM2COL_MIN_WIDTH:
+            return F.conv2d(h, p["conv1.weight"].reshape(k * w, 1, 3, 3), p["conv1.bias"].reshape(-1), padding=1, groups=k)
+        b = h.shape[0]
+        patches = F.unfold(h.reshape(b * k, 1, IMAGE_SIDE, IMAGE_SIDE), 3, padding=1).view(b, k, 9, IMAGE_SIDE ** 2)
+        out = torch.einsum("bkpl,kwp->bkwl", patches, p["conv1.weight"].reshape(k, w, 9))
+        return (out + p["conv1.bias"].view(1, k, w, 1)).reshape(b, k * w, IMAGE_SIDE, IMAGE_SIDE)
+
     def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         k, b = x.shape[:2]
         p, w = self.params, self.width
         h = x.transpose(0, 1).reshape(b, k, IMAGE_SIDE, IMAGE_SIDE)
-        h = F.conv2d(h, p["conv1.weight"].reshape(k * w, 1, 3, 3), p["conv1.bias"].reshape(-1), padding=1, groups=k)
+        h = self._conv1(h)
         h = self._dropout(F.relu(F.max_pool2d(h, 2)), generator)  # pool first: same result, 4× fewer ReLUs
         h = F.conv2d(h, p["conv2.weight"].reshape(k * 2 * w, w, 3, 3), p["conv2.bias"].reshape(-1), padding=1, groups=k)
         h = self._dropout(F.relu(F.max_pool2d(h, 2)), generator)  # pool first: same result, 4× fewer ReLUs

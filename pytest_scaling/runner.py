@@ -29,11 +29,12 @@ def default_group_size(device: torch.device, width: int) -> int:
     """How many same-shape runs to train as one grouped model.
 
     On CPU, grouping amortises per-op overhead only while that overhead dominates
-    (measured with benchmarks/train_speed.py: ×2.1 per model at width 4, ×1.3 at
-    16, none at 32); on a GPU a single tiny CNN leaves the device idle, so group wide.
+    (measured on 2 cores: ×2.1 per model at width 4; from width 11 on, one run at a
+    time with the im2col first layer is faster than a group of 4); on a GPU a single
+    tiny CNN leaves the device idle, so group wide.
     """
     if device.type == "cpu":
-        return 4 if width <= 16 else 1
+        return 4 if width <= 8 else 1
     return 32 if width <= 32 else 16
 
 

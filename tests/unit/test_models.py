@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from pytest_scaling.models import (WIDTHS, GroupedCNN, count_params, forward_flops_per_example, init_member,
@@ -25,9 +26,10 @@ def test_param_count_matches_tensors():
         assert count_params(w) == sum(t.numel() for t in init_member(w, 0).values())
 
 
-def test_grouped_model_equals_each_member_alone():
+@pytest.mark.parametrize("width", [6, 16])  # direct grouped conv and the im2col first layer
+def test_grouped_model_equals_each_member_alone(width):
     torch.manual_seed(0)
-    width, k = 6, 3
+    k = 3
     members = [init_member(width, seed) for seed in range(k)]
     x = torch.randn(k, 5, 1, 28, 28)
     grouped = GroupedCNN(width, members, torch.zeros(k), torch.device("cpu"))
@@ -35,6 +37,15 @@ def test_grouped_model_equals_each_member_alone():
     for i, member in enumerate(members):
         alone = GroupedCNN(width, [member], torch.zeros(1), torch.device("cpu")).forward(x[i:i + 1])
         torch.testing.assert_close(together[i], alone[0], rtol=1e-4, atol=1e-5)
+        reference = torch.nn.Sequential(  # the member as plain torch.nn layers
+            torch.nn.Conv2d(1, width, 3, padding=1), torch.nn.MaxPool2d(2), torch.nn.ReLU(),
+            torch.nn.Conv2d(width, 2 * width, 3, padding=1), torch.nn.MaxPool2d(2), torch.nn.ReLU(), torch.nn.Flatten())
+        with torch.no_grad():
+            for layer, name in ((reference[0], "conv1"), (reference[3], "conv2")):
+                layer.weight.copy_(member[f"{name}.weight"])
+                layer.bias.copy_(member[f"{name}.bias"])
+            expected = reference(x[i]) @ member["head.weight"] + member["head.bias"]
+        torch.testing.assert_close(together[i], expected, rtol=1e-4, atol=1e-4)
 
 
 def test_dropout_is_per_member():
