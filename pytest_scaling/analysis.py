@@ -10,7 +10,6 @@ needs to judge it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -333,7 +332,6 @@ def _lr_stat(cells: Cells, half_window: int = 2, **_):
         if idx.size < 3:
             raise FitError(f"the LR sweep at width {w:g} has {idx.size} usable learning rate(s); "
                            f"a local parabola needs ≥3 (did high-LR runs diverge?).")
-        lrs = cells.design["lr_scale"][idx] * cells.design["lr_mult"][idx]
         opt = fits.fit_lr_optimum(cells.design["lr_mult"][idx], np.exp(m[idx]), half_window)
         lnscale = float(np.log(cells.design["lr_scale"][idx][0]))
         per_width[f"{w:g}"] = {"lr_mult_opt": opt.lr, "lr_opt": float(np.exp(lnscale) * opt.lr / np.sqrt(9 * w)),
@@ -571,6 +569,16 @@ def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n
     return _estimate(res, q, ca.n_runs + cb.n_runs, details)
 
 
+def _extrapolation_split(cells: Cells) -> tuple[np.ndarray, int]:
+    """Cells to fit on (every width below the largest) and the one to predict (largest width, most data)."""
+    w = cells.design["width"]
+    train = np.flatnonzero(w < w.max())
+    if train.size == 0:
+        raise FitError("extrapolation needs smaller widths to fit on and a larger one to predict.")
+    largest = np.flatnonzero(w == w.max())
+    return train, int(largest[np.argmax(cells.design["fraction"][largest])])
+
+
 def extrapolation_are(runs, use_checkpoints: bool = False, *, n_resamples: int = 200, seed: int = 0,
                       scheme: str = "auto", min_checkpoint_fraction: float = 0.1,
                       starts: np.ndarray | None = None) -> Estimate:
@@ -584,13 +592,8 @@ def extrapolation_are(runs, use_checkpoints: bool = False, *, n_resamples: int =
     optimum, all at once.
     """
     cells = cells_from_runs(runs, checkpoints=use_checkpoints)
-    w = cells.design["width"]
-    wmax = w.max()
-    train = np.flatnonzero(w < wmax)
-    tcands = np.flatnonzero(w == wmax)
-    if train.size == 0:
-        raise FitError("extrapolation needs smaller widths to fit on and a larger one to predict.")
-    target = int(tcands[np.argmax(cells.design["fraction"][tcands])])
+    train, target = _extrapolation_split(cells)
+    wmax = cells.design["width"][target]
     N = cells.design["params"]
     if use_checkpoints:
         ex = cells.design["ckpt_examples"]
@@ -824,13 +827,7 @@ def extrapolation_are_difference(runs, *, n_resamples: int = 200, seed: int = 0,
     last = np.array([np.flatnonzero(np.isfinite(r))[-1] for r in ex])
     if not np.allclose(ex[np.arange(ex.shape[0]), last], cells.design["examples"]):
         raise FitError("the last checkpoint of some runs is not the final loss; cannot compare strategies.")
-    w = cells.design["width"]
-    wmax = w.max()
-    train = np.flatnonzero(w < wmax)
-    tc = np.flatnonzero(w == wmax)
-    if train.size == 0:
-        raise FitError("extrapolation needs smaller widths to fit on and a larger one to predict.")
-    target = int(tc[np.argmax(cells.design["fraction"][tc])])
+    train, target = _extrapolation_split(cells)
     N = cells.design["params"]
     Nt, Dt = N[target], cells.design["examples"][target]
     valid = np.isfinite(ex) & (ex >= min_checkpoint_fraction * cells.design["examples"][:, None])
@@ -856,7 +853,7 @@ def extrapolation_are_difference(runs, *, n_resamples: int = 200, seed: int = 0,
 
     res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme)
     actual = float(np.exp(m[target, last[target]]))
-    details = {"actual": actual, "target_width": float(wmax), "target_examples": float(Dt),
+    details = {"actual": actual, "target_width": float(cells.design["width"][target]), "target_examples": float(Dt),
                "are_checkpoints": float(store["checkpoints"][0][0]), "are_final": float(store["final"][0][0]),
                "with_checkpoints": info["checkpoints"], "final_only": info["final"]}
     return _estimate(res, "ΔARE (checkpoints − final only)", cells.n_runs, details)

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+from pytest_scaling.fileio import atomic_write
 from pytest_scaling.report import SCHEMA_VERSION, VERDICT_STYLE, dumps_report, fmt_ci, fmt_num
 
 DEFAULT_DIR = Path(".scaling")
@@ -59,18 +58,7 @@ def save(report: Mapping, name: str, directory: Path | str | None = None) -> Pat
     path = _path(name, directory)
     if not isinstance(report, Mapping) or not isinstance(report.get("claims"), list):
         raise ValueError("a baseline must be a report dict with a 'claims' list (from report.build_report_json)")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = dumps_report(report).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, dumps_report(report).encode("utf-8"))
     return path
 
 

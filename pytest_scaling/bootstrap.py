@@ -142,7 +142,6 @@ def resample_means(cells: Cells, idx: np.ndarray, *, inflate: bool = True,
     """
     m, res = _residuals(cells, inflate)
     C, K, V = res.shape
-    B = idx.shape[0]
     k = cells.counts
     valid = (np.arange(K)[None, :] < k[:, None])  # [C, K]
     g = res[np.arange(C)[None, :, None], idx]  # [B, C, K, V]

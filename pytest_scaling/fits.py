@@ -10,7 +10,6 @@ a message saying what to do, instead of returning NaN.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import scipy.optimize

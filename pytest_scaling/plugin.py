@@ -67,13 +67,25 @@ def _get(config: pytest.Config, suffix: str):
     return value if value is not None else config.getini(dest)
 
 
+def _positive_int_option(config: pytest.Config, suffix: str) -> int | None:
+    value = _get(config, suffix)
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise pytest.UsageError(f"--scaling-{suffix} must be a positive integer, got {value!r}")
+    return number
+
+
 class ScalingState:
     """Per-process state: the session, the claim records and the baseline outcome."""
 
     def __init__(self, config: pytest.Config):
         from pytest_scaling.session import ScalingOptions, ScalingSession
 
-        group_size = _get(config, "group-size")
         confidence = _get(config, "confidence")
         try:
             self.confidence = float(confidence)
@@ -81,12 +93,7 @@ class ScalingState:
                 raise ValueError
         except ValueError:
             raise pytest.UsageError(f"--scaling-confidence must be a number in [0.5, 1), got {confidence!r}") from None
-        try:
-            group_size = int(group_size) if group_size not in (None, "") else None
-            if group_size is not None and group_size < 1:
-                raise ValueError
-        except ValueError:
-            raise pytest.UsageError(f"--scaling-group-size must be a positive integer, got {group_size!r}") from None
+        group_size = _positive_int_option(config, "group-size")
         from pytest_scaling.executors import EXECUTOR_CHOICES
 
         executor = _get(config, "executor")
@@ -98,13 +105,7 @@ class ScalingState:
                 import ray  # noqa: F401
             except ImportError:
                 raise pytest.UsageError("--scaling-executor=ray needs Ray: pip install 'pytest-scaling[ray]'") from None
-        workers = _get(config, "workers")
-        try:
-            workers = int(workers) if workers not in (None, "") else None
-            if workers is not None and workers < 1:
-                raise ValueError
-        except ValueError:
-            raise pytest.UsageError(f"--scaling-workers must be a positive integer, got {workers!r}") from None
+        workers = _positive_int_option(config, "workers")
         options = ScalingOptions(
             budget=_get(config, "budget"), budget_lines=tuple(config.getini("scaling_budgets")),
             dataset=_get(config, "dataset"), data_dir=_get(config, "data-dir") or None,

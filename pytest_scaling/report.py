@@ -32,12 +32,13 @@ import math
 import os
 import platform
 import subprocess
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
+
+from pytest_scaling.fileio import atomic_write
 
 from pytest_scaling.runs import RunTable
 
@@ -389,17 +390,6 @@ def build_report_json(records: Iterable[Any], meta: Mapping, runs: RunTable | No
         "claims": claims,
     }
     return _jsonable(report)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def dumps_report(report: Mapping) -> str:
@@ -843,7 +833,7 @@ def render_html(report: Mapping, plots: Mapping[str, str]) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in (report.get("packages") or {}).items() if v)
     machine = report.get("machine") or {}
     parts.append(
-        f"<footer>Data: <a href=\"report.json\">report.json</a>"
+        "<footer>Data: <a href=\"report.json\">report.json</a>"
         + (" · <a href=\"runs.csv\">runs.csv</a>" if report.get("runs") else "")
         + f"<br>{_e(versions)}<br>{_e(machine.get('platform'))} · Python {_e(machine.get('python'))} · "
         f"{_e(machine.get('cpu_count'))} CPUs</footer>"
@@ -872,7 +862,7 @@ def write_report(directory: str | Path, records: Iterable[Any], meta: Mapping,
 
     def put(name: str, data: bytes) -> None:
         path = directory / name
-        _atomic_write(path, data)
+        atomic_write(path, data)
         written.append(path)
 
     put("report.json", dumps_report(report).encode("utf-8"))

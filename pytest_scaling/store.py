@@ -22,6 +22,7 @@ import torch
 from filelock import FileLock, Timeout
 
 from pytest_scaling.errors import CacheError
+from pytest_scaling.fileio import atomic_write
 from pytest_scaling.runs import RunResult, RunSpec
 
 CACHE_ENV = "PYTEST_SCALING_CACHE"
@@ -112,22 +113,12 @@ class RunStore:
         """Write atomically: a reader sees the old state or the whole new record, never half."""
         key = run_key(result.spec, context)
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         result_json = result.to_json()
         record = {
             "format": RECORD_FORMAT, "key": key, "context": context.as_dict(), "result": result_json,
             "checksum": hashlib.sha256(_canonical(result_json)).hexdigest(),
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(_canonical(record))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, _canonical(record))
         return path
 
     @contextmanager

@@ -1,7 +1,6 @@
 """The plugin as a user meets it, through pytester (fake IDX data, a micro budget)."""
 
 import json
-import stat
 import xml.etree.ElementTree as ET
 
 import pytest

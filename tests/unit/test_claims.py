@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from statsmodels.stats.multitest import multipletests
 
-from pytest_scaling import claims
 from pytest_scaling.claims import ClaimRecord, Estimate, configure, expect, holm, holm_adjust, take_records
 from pytest_scaling.errors import FitError
 
