@@ -282,6 +282,8 @@ def _totals(state: ScalingState) -> dict:
     keys = ("runs_cached", "runs_trained", "runs_from_other_workers", "runs_missing", "runs_diverged",
             "train_seconds", "trained_flops")
     totals = {key: sum(p.get(key, 0) for p in parts) for key in keys}
+    totals["runs_total"] = totals["runs_cached"] + totals["runs_trained"] + totals["runs_from_other_workers"]
+    totals["total_compute_flops"] = totals["trained_flops"]  # what this session spent training
     totals["wall_seconds"] = time.time() - state.started
     return totals
 
