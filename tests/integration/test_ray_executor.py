@@ -56,6 +56,10 @@ def ray_address(tmp_path_factory):
     # Its own short temp dir (socket paths must stay < 108 bytes): the head's address file goes
     # there, not to /tmp/ray/ray_current_cluster, where a plain ray.init() would find it after we stop.
     temp_dir = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+    # A private loopback cluster: no token auth (Ray ≥2.5x turns it on when ~/.ray/auth_token exists,
+    # and head and driver may then disagree on the token). Head and driver both see this setting.
+    previous_auth_mode = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     with open(log, "w") as out:
         head = subprocess.Popen(
             [ray_cli, "start", "--head", f"--port={port}", f"--temp-dir={temp_dir}", "--num-cpus=2", "--num-gpus=0",
@@ -83,6 +87,10 @@ def ray_address(tmp_path_factory):
             head.kill()
             head.wait()
         shutil.rmtree(temp_dir, ignore_errors=True)
+        if previous_auth_mode is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = previous_auth_mode
 
 
 def test_ray_executor_matches_in_process_training_and_driver_writes_the_cache(fake_data_dir, tmp_path, ray_address):
