@@ -172,6 +172,14 @@ def pytest_configure(config: pytest.Config) -> None:
     claims.configure(confidence=state.confidence, strict=state.strict, family_size=1)
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Settings live in a module: put the defaults back so an in-process session does not leak them."""
+    from pytest_scaling import claims
+
+    claims.configure()
+    claims.take_records()
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return config.stash[state_key].session.header()
 
