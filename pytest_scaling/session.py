@@ -71,15 +71,12 @@ class ScalingSession:
     def runner(self):
         if self._runner is None:
             from pytest_scaling.data import load_dataset
-            from pytest_scaling.device import device_kind
             from pytest_scaling.runner import Runner
-            from pytest_scaling.store import Context
-            from pytest_scaling.train import TRAINING_CODE_VERSION, TrainSettings
+            from pytest_scaling.train import TrainSettings
 
             settings = TrainSettings()
             store = self.store.prepare()
-            context = Context(dataset=self.source.identity, device_kind=device_kind(self.device),
-                              code_version=TRAINING_CODE_VERSION, settings=repr(settings))
+            context = self.context(settings)
             from pytest_scaling.executors import TrainJob, make_executor
 
             source, device = self.source, self.device
@@ -91,6 +88,15 @@ class ScalingSession:
                                                          ray_address=self.options.ray_address),
                                   job=TrainJob(source, str(device), settings))
         return self._runner
+
+    def context(self, settings=None):
+        """Everything besides the spec that goes into a run's cache key."""
+        from pytest_scaling.device import device_kind
+        from pytest_scaling.store import Context
+        from pytest_scaling.train import TRAINING_CODE_VERSION, TrainSettings
+
+        return Context(dataset=self.source.identity, device_kind=device_kind(self.device),
+                       code_version=TRAINING_CODE_VERSION, settings=repr(settings or TrainSettings()))
 
     console = None  # set by the plugin/CLI: where a progress bar may draw
 
@@ -109,7 +115,19 @@ class ScalingSession:
         except Exception as error:  # the header must never crash a session; the fixture reports it
             dataset = f"no dataset ({type(error).__name__})"
         return (f"pytest-scaling · budget {self.budget.name} · {dataset} · device {self.options.device}"
-                f" · cache {self.store.directory}")
+                f" · cache {self.store.directory} · {self._cached_count()}")
+
+    def _cached_count(self) -> str:
+        """'N of M runs cached' by key lookup only (no record is read), or '' when undecidable."""
+        try:
+            from pytest_scaling.store import run_key
+
+            context = self.context()
+            specs = self.budget.all_specs()
+            cached = sum(self.store.path_for(run_key(spec, context)).exists() for spec in specs)
+            return f"{cached} of {len(specs)} runs cached, {len(specs) - cached} to train"
+        except Exception:  # the header must never fail a session; the fixture reports real problems
+            return "runs: unknown"
 
     # --- runs ------------------------------------------------------------------------------
     def imported_runs(self) -> RunTable:

@@ -82,13 +82,13 @@ class RunStore:
             ) from None
         return self
 
-    def _path(self, key: str) -> Path:
+    def path_for(self, key: str) -> Path:
         return self.runs_dir / key[:2] / f"{key}.json"
 
     def get(self, spec: RunSpec, context: Context) -> RunResult | None:
         """The cached result, or None when absent; a corrupt record is removed with a warning."""
         key = run_key(spec, context)
-        path = self._path(key)
+        path = self.path_for(key)
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
@@ -112,7 +112,7 @@ class RunStore:
     def put(self, result: RunResult, context: Context) -> Path:
         """Write atomically: a reader sees the old state or the whole new record, never half."""
         key = run_key(result.spec, context)
-        path = self._path(key)
+        path = self.path_for(key)
         result_json = result.to_json()
         record = {
             "format": RECORD_FORMAT, "key": key, "context": context.as_dict(), "result": result_json,

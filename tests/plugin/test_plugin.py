@@ -138,3 +138,35 @@ def test_a_budget_that_cannot_decide_is_inconclusive(project):
     result.assert_outcomes(skipped=1, failed=1)
     result.stdout.fnmatch_lines(["*this budget cannot decide (a seed bootstrap needs*"])
     project.runpytest("--scaling-strict").assert_outcomes(failed=2)
+
+
+SHIFTING = '''
+import os
+from pytest_scaling import Estimate, expect
+
+def test_claim(scaling_grid):
+    runs = scaling_grid(dropout=0.0)
+    expect(Estimate(float(os.environ["SLOPE"]), "normal", runs=len(runs), se=0.01), "slope").below(0)
+'''
+
+
+def test_baseline_save_compare_and_fail_on_regression(project, tmp_path, monkeypatch):
+    project.makepyfile(test_claims=SHIFTING)
+    baselines = tmp_path / "baselines"
+    monkeypatch.setenv("SLOPE", "-0.30")
+    project.runpytest("--scaling-save=main", f"--scaling-baseline-dir={baselines}").assert_outcomes(passed=1)
+    assert (baselines / "main.json").is_file()
+    compare = ["--scaling-compare=main", f"--scaling-baseline-dir={baselines}", "--scaling-compare-fail=slope:0.05"]
+    monkeypatch.setenv("SLOPE", "-0.32")  # moved by 0.02: within tolerance
+    assert project.runpytest(*compare).ret == pytest.ExitCode.OK
+    monkeypatch.setenv("SLOPE", "-0.40")  # moved by 0.10: a regression, although the claim still passes
+    result = project.runpytest(*compare)
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*REGRESSION*slope*"])
+
+
+def test_header_counts_cached_runs(project):
+    first = project.runpytest()
+    first.stdout.fnmatch_lines(["pytest-scaling · budget micro · MNIST*0 of 3? runs cached, 3? to train"])
+    project.runpytest().stdout.fnmatch_lines(["pytest-scaling · budget micro · MNIST*3? of 3? runs cached, 0 to train"])
