@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import io
 import json
 import math
@@ -111,6 +112,11 @@ class RunTable(Sequence[RunResult]):
     def __init__(self, runs: Iterable[RunResult] = ()):
         self._runs = tuple(sorted(runs, key=lambda r: r.spec))
 
+    @functools.cached_property
+    def _rows(self) -> tuple[dict, ...]:
+        """Each run's columns, built once: ``column`` and ``where`` are called many times per estimate."""
+        return tuple(run.row() for run in self._runs)
+
     def __len__(self) -> int:
         return len(self._runs)
 
@@ -128,7 +134,7 @@ class RunTable(Sequence[RunResult]):
     def column(self, name: str) -> np.ndarray:
         if name not in CSV_COLUMNS:
             raise KeyError(f"unknown column {name!r}; columns are {', '.join(CSV_COLUMNS)}")
-        values = [r.row()[name] for r in self._runs]
+        values = [row[name] for row in self._rows]
         if name == "checkpoints":
             out = np.empty(len(values), dtype=object)
             out[:] = values
@@ -140,8 +146,7 @@ class RunTable(Sequence[RunResult]):
 
     def where(self, **filters) -> "RunTable":
         """Keep runs whose columns equal the given values (a tuple/list/set means 'one of')."""
-        def keep(run: RunResult) -> bool:
-            row = run.row()
+        def keep(row: dict) -> bool:
             for key, want in filters.items():
                 if key not in row:
                     raise KeyError(f"unknown column {key!r}; columns are {', '.join(CSV_COLUMNS)}")
@@ -149,7 +154,7 @@ class RunTable(Sequence[RunResult]):
                 if not any(np.isclose(row[key], a) if isinstance(a, float) else row[key] == a for a in allowed):
                     return False
             return True
-        return RunTable(r for r in self._runs if keep(r))
+        return RunTable(run for run, row in zip(self._runs, self._rows) if keep(row))
 
     def usable(self) -> "RunTable":
         """Runs that neither diverged nor collapsed to chance."""

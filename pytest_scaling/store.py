@@ -121,10 +121,13 @@ class RunStore:
         atomic_write(path, _canonical(record))
         return path
 
+    def _file_lock(self, spec: RunSpec, context: Context) -> FileLock:
+        return FileLock(str(self.locks_dir / f"{run_key(spec, context)}.lock"))
+
     @contextmanager
     def lock(self, spec: RunSpec, context: Context, timeout: float = -1) -> Iterator[bool]:
         """Hold the run's lock (yields True), or yield False if ``timeout`` ran out first."""
-        lock = FileLock(str(self.locks_dir / f"{run_key(spec, context)}.lock"))
+        lock = self._file_lock(spec, context)
         try:
             lock.acquire(timeout=timeout)
         except Timeout:
@@ -137,7 +140,7 @@ class RunStore:
 
     def try_lock(self, spec: RunSpec, context: Context) -> FileLock | None:
         """A held lock for the run, or None if another process holds it."""
-        lock = FileLock(str(self.locks_dir / f"{run_key(spec, context)}.lock"))
+        lock = self._file_lock(spec, context)
         try:
             lock.acquire(timeout=0)
         except Timeout:
