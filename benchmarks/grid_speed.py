@@ -1,8 +1,8 @@
 """Cold wall time of a whole budget's grid, with batching on and off, in one run.
 
 Each configuration trains every run of the budget into its own empty cache:
-  batched     this process, same-shape runs grouped (K chosen per device and width)
-  unbatched   this process, one run at a time (--scaling-group-size=1)
+  batched     this process, chains of one width grouped (K chosen per device and width)
+  unbatched   this process, one chain at a time (--scaling-group-size=1)
   processes   one single-threaded process per core, grouped
 Prints wall time, achieved GFLOP/s and its fraction of a measured matmul peak;
 the last line is the fastest configuration's wall time.
@@ -58,8 +58,8 @@ def main() -> None:
             started = time.perf_counter()
             table = session.runs(specs)
             wall = time.perf_counter() - started
-            flops = session.stats()["trained_flops"]
-            # Training FLOPs only; evaluation (forward passes on the validation split) is extra work on top.
+            flops = session.stats()["spent_flops"]
+            # Training FLOPs actually spent (a chain's shorter runs are free); evaluation is extra work on top.
             print(f"{name:10s} {len(table)} runs in {wall / 60:5.2f} min: {flops / wall / 1e9:5.1f} GFLOP/s "
                   f"= {flops / wall / 1e9 / peak:4.0%} of peak", flush=True)
             best = wall if best is None else min(best, wall)

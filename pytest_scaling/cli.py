@@ -38,7 +38,8 @@ def cmd_train(args) -> int:
     stats = session.stats()
     print(f"{session.header()}\n{len(table)} runs ready ({stats['runs_cached']} cached, {stats['runs_trained']} trained, "
           f"{stats['runs_diverged']} diverged) in {time.perf_counter() - started:.1f} s; "
-          f"training compute {stats['trained_flops']:.3g} FLOPs", file=sys.stderr)
+          f"the runs' compute {stats['trained_flops']:.3g} FLOPs, spent {stats['spent_flops']:.3g} "
+          f"(shorter runs come free from longer ones)", file=sys.stderr)
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import socket
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from pytest_scaling.errors import DatasetNotFound
+from pytest_scaling.runs import fraction_family
 
 DATASET_CHOICES = ("auto", "mnist", "fashion-mnist")
 DATA_DIR_ENV = "PYTEST_SCALING_DATA_DIR"
@@ -181,14 +183,45 @@ class Dataset:
     def n_train(self) -> int:
         return self.train_x.shape[0]
 
-    def subset_size(self, fraction: float) -> int:
-        return max(1, int(round(fraction * self.n_train)))
+    def subset_size(self, fraction: float, batch_size: int = 1) -> int:
+        """Examples a run on ``fraction`` sees: whole batches only (at least one), so that a
+        shorter run's end is a step boundary of every longer run of its chain."""
+        return batch_size * max(1, math.floor(fraction * self.n_train / batch_size + 1e-9))
 
-    def subset_indices(self, fraction: float) -> torch.Tensor:
+    def _permutation(self) -> torch.Tensor:
+        return torch.randperm(self.n_train, generator=torch.Generator().manual_seed(SUBSET_PERMUTATION_SEED))
+
+    def subset_indices(self, fraction: float, batch_size: int = 1) -> torch.Tensor:
         """The first ``fraction`` of one fixed permutation, so 1/4 ⊂ 1/2 ⊂ 1."""
-        generator = torch.Generator().manual_seed(SUBSET_PERMUTATION_SEED)
-        permutation = torch.randperm(self.n_train, generator=generator)
-        return permutation[: self.subset_size(fraction)].to(self.train_x.device)
+        return self._permutation()[: self.subset_size(fraction, batch_size)].to(self.train_x.device)
+
+    def block_edges(self, fraction: float, batch_size: int) -> list[int]:
+        """Subset sizes of fraction, fraction/2, fraction/4, … down to one batch, ascending."""
+        edges = {self.subset_size(fraction, batch_size)}
+        while min(edges) > batch_size:
+            fraction /= 2
+            edges.add(self.subset_size(fraction, batch_size))
+        return sorted(edges)
+
+    def training_order(self, fraction: float, seed: int, batch_size: int) -> torch.Tensor:
+        """The order in which a run on ``fraction`` sees its subset: block-nested.
+
+        The subset is cut into the blocks between consecutive halvings of
+        ``fraction`` (… ⊂ f/4 ⊂ f/2 ⊂ f) and each block is shuffled by ``seed`` on its
+        own. So the run on f/2 is exactly the first half of the run on f (with a
+        constant LR, its trajectory too): one chain of training serves every
+        fraction f, f/2, f/4, … of a seed. The blocks, hence the order, depend only
+        on the fraction's family {f·2^k}, never on which runs were asked for.
+        """
+        permutation = self._permutation()
+        blocks, start = [], 0
+        for index, end in enumerate(self.block_edges(fraction_family(fraction), batch_size)):
+            generator = torch.Generator().manual_seed(seed * 1_000_003 + index)
+            blocks.append(permutation[start:end][torch.randperm(end - start, generator=generator)])
+            start = end
+        order = torch.cat(blocks)[: self.subset_size(fraction, batch_size)]
+        return order.to(self.train_x.device)
+
 
 
 def load_dataset(source: DatasetSource, device: torch.device) -> Dataset:

@@ -288,10 +288,10 @@ def pytest_runtest_makereport(item: pytest.Item, call):
 def _totals(state: ScalingState) -> dict:
     parts = [state.session.stats()] + state.worker_stats
     keys = ("runs_cached", "runs_trained", "runs_from_other_workers", "runs_missing", "runs_diverged",
-            "train_seconds", "trained_flops")
+            "train_seconds", "trained_flops", "spent_flops")
     totals = {key: sum(p.get(key, 0) for p in parts) for key in keys}
     totals["runs_total"] = totals["runs_cached"] + totals["runs_trained"] + totals["runs_from_other_workers"]
-    totals["total_compute_flops"] = totals["trained_flops"]  # what this session spent training
+    totals["total_compute_flops"] = totals["spent_flops"]  # what this session spent training
     totals["wall_seconds"] = time.time() - state.started
     return totals
 

@@ -66,10 +66,11 @@ class RayTaskFailed(RuntimeError):
 
 
 def describe_group(group: list[RunSpec]) -> str:
-    width, fraction, batch_size = group[0].shape_key
+    width, batch_size, _ = group[0].group_key
     seeds = sorted({spec.seed for spec in group})
-    return (f"group of {len(group)} run(s) width={width} fraction={fraction:g} batch_size={batch_size} "
-            f"seeds={seeds}")
+    fractions = sorted({spec.fraction for spec in group})
+    return (f"group of {len(group)} run(s) width={width} fractions={','.join(f'{f:g}' for f in fractions)} "
+            f"batch_size={batch_size} seeds={seeds}")
 
 
 def _worker_device(device: str) -> str:

@@ -46,13 +46,15 @@ class RunnerStats:
     missing: int = 0
     diverged: int = 0
     train_seconds: float = 0.0
-    trained_flops: float = 0.0
+    trained_flops: float = 0.0  # the runs' compute C, summed
+    spent_flops: float = 0.0  # training compute actually spent: shorter runs of a chain come free
     seen: set = field(default_factory=set)
 
     def as_dict(self) -> dict:
         return {"runs_cached": self.cached, "runs_trained": self.trained, "runs_from_other_workers": self.waited,
                 "runs_missing": self.missing,
-                "runs_diverged": self.diverged, "train_seconds": self.train_seconds, "trained_flops": self.trained_flops}
+                "runs_diverged": self.diverged, "train_seconds": self.train_seconds, "trained_flops": self.trained_flops,
+                "spent_flops": self.spent_flops}
 
 
 class Runner:
@@ -84,15 +86,23 @@ class Runner:
         return self.store.get(spec, self.context)
 
     def _groups(self, specs: list[RunSpec]) -> list[list[RunSpec]]:
-        by_shape: dict[tuple, list[RunSpec]] = defaultdict(list)
+        """Specs → chains (one trajectory per seed, dropout and LR) → groups of K chains.
+
+        Chains are grouped with others of the same width that end at the same
+        fraction, so that no member trains past its own last run.
+        """
+        chains: dict[tuple, list[RunSpec]] = defaultdict(list)
         for spec in specs:
-            by_shape[spec.shape_key].append(spec)
+            chains[spec.chain_key].append(spec)
+        by_end: dict[tuple, list[list[RunSpec]]] = defaultdict(list)
+        for chain in chains.values():
+            by_end[(*chain[0].group_key, max(s.fraction for s in chain))].append(chain)
         groups = []
         # Largest compute first: the ETA settles early and stragglers are small.
-        for shape in sorted(by_shape, key=lambda s: -forward_flops_per_example(s[0]) * s[1]):
-            members = by_shape[shape]
-            k = max(1, self.group_size or default_group_size(self.device, shape[0]))
-            groups.extend(members[i:i + k] for i in range(0, len(members), k))
+        for key in sorted(by_end, key=lambda key: -forward_flops_per_example(key[0]) * key[-1]):
+            members = by_end[key]
+            k = max(1, self.group_size or default_group_size(self.device, key[0]))
+            groups.extend([spec for chain in members[i:i + k] for spec in chain] for i in range(0, len(members), k))
         return groups
 
     def ensure(self, specs: list[RunSpec]) -> RunTable:
@@ -117,7 +127,8 @@ class Runner:
 
     def _train(self, pending: list[RunSpec]) -> dict[RunSpec, RunResult]:
         groups = self._groups(pending)
-        total_flops = sum(3 * forward_flops_per_example(s.width) * self.data.subset_size(s.fraction) for s in pending)
+        total_flops = sum(3 * forward_flops_per_example(s.width) * self.data.subset_size(s.fraction, s.batch_size)
+                          for s in pending)
         done: dict[RunSpec, RunResult] = {}
         deferred: list[RunSpec] = []
         held: dict[RunSpec, object] = {}
@@ -143,6 +154,7 @@ class Runner:
 
             try:
                 for results in self.executor.map(claimed(), self.job, lambda: self.data):
+                    self.stats.spent_flops += _spent_flops(results)
                     for result in results:
                         self._record(result)
                         done[result.spec] = result
@@ -157,6 +169,7 @@ class Runner:
                     if result is None:
                         result = train_group([spec], self.data, self.settings)[0]
                         self._record(result)
+                        self.stats.spent_flops += result.flops
                     else:
                         self.stats.waited += 1
                 done[spec] = result
@@ -193,3 +206,11 @@ class Runner:
 
         with progress:
             yield advance
+
+
+def _spent_flops(results: list[RunResult]) -> float:
+    """Training compute of one group: every chain in it trains as far as the group's longest run."""
+    if not results:
+        return 0.0
+    longest = max(results, key=lambda r: r.examples)
+    return longest.flops * len({r.spec.chain_key for r in results})

@@ -41,9 +41,24 @@ class RunSpec:
         return dataclasses.asdict(self)
 
     @property
-    def shape_key(self) -> tuple:
-        """Runs with the same shape key can be trained together as one grouped model."""
-        return (self.width, self.fraction, self.batch_size)
+    def chain_key(self) -> tuple:
+        """Runs with the same chain key are prefixes of one training trajectory (fractions f, f/2, …)."""
+        return (self.width, self.batch_size, fraction_family(self.fraction), self.seed, self.dropout,
+                self.lr_mult, self.lr_scale)
+
+    @property
+    def group_key(self) -> tuple:
+        """Chains with the same group key can be trained together as one grouped model."""
+        return (self.width, self.batch_size, fraction_family(self.fraction))
+
+
+def fraction_family(fraction: float) -> float:
+    """The largest of {fraction·2^k} that is ≤ 1: fractions of one family share training chains.
+
+    Exact in floating point, since scaling by powers of two is.
+    """
+    mantissa, _ = math.frexp(fraction)  # fraction = mantissa · 2^e with mantissa in [1/2, 1)
+    return 1.0 if mantissa == 0.5 else mantissa
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,16 @@
-"""Train runs for exactly one epoch, K of one shape at a time, and report each run's result.
+"""Train runs for exactly one epoch, many at once, and report each run's result.
 
-Members of a group share width, data fraction and batch size; each has its own
-seed (initialisation and data order), dropout rate and learning rate, so each
-result is a valid run of its own. Adam is written out because every member
-needs its own per-layer LR (c·multiplier/sqrt(fan_in)); it is elementwise, so
-members never interact.
+Two ways of sharing work, both exact in distribution:
+
+* **Chains.** With a constant LR and a block-nested data order
+  (``Dataset.training_order``), the run on fraction f/2 is the first half of the
+  run on f. One chain per (width, seed, dropout, LR) is trained to its largest
+  fraction and scored where each shorter run ends: half the training compute of
+  separate runs, and one setup instead of one per fraction.
+* **Groups.** K chains of one width train as one grouped model; each member has
+  its own seed (initialisation and data order), dropout rate and learning rate.
+  Adam is written out because every member needs its own per-layer LR
+  (c·multiplier/sqrt(fan_in)); it is elementwise, so members never interact.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from pytest_scaling.models import GroupedCNN, fan_in, forward_flops_per_example,
 from pytest_scaling.runs import Checkpoint, RunResult, RunSpec
 
 #: Bumped whenever a change here or in models.py changes results; part of every cache key.
-TRAINING_CODE_VERSION = "2"
+TRAINING_CODE_VERSION = "3"
 CHANCE_LOSS = math.log(10.0)
 #: A training loss above this (chance is ln 10 ≈ 2.3) means the run has blown up even if still finite.
 DIVERGED_LOSS = 100.0
@@ -45,10 +51,6 @@ class TrainSettings:
 def member_learning_rates(spec: RunSpec, width: int) -> dict[str, float]:
     """Per-layer Adam LR: c · multiplier / sqrt(fan_in) (the exercise's rule of thumb)."""
     return {name: spec.lr_scale * spec.lr_mult / math.sqrt(f) for name, f in fan_in(width).items()}
-
-
-def _checkpoint_steps(steps: int, fractions: tuple[float, ...]) -> list[int]:
-    return sorted({max(1, round(f * steps)) for f in fractions} | {steps})
 
 
 class _Adam:
@@ -84,56 +86,122 @@ class _Adam:
                 p[member].zero_()
 
 
+@dataclass(frozen=True)
+class Scores:
+    """Mean validation loss and accuracy per member ([K] tensors) on the first
+    ``intermediate_val_size`` images and, for a final evaluation, on all of them."""
+
+    slice_loss: torch.Tensor
+    slice_acc: torch.Tensor
+    full_loss: torch.Tensor | None = None
+    full_acc: torch.Tensor | None = None
+
+
+def eval_chunk_size(model: GroupedCNN, settings: TrainSettings) -> int:
+    """Images per evaluation chunk: within the memory target, and dividing the intermediate slice, so
+    the slice's scores come out the same whether it is scored alone or as part of the full set."""
+    bytes_per_image = 4 * model.k * model.width * 28 * 28 * 2
+    budget = max(1, settings.eval_chunk_bytes // bytes_per_image)
+    size = settings.intermediate_val_size
+    return size // math.ceil(size / budget) if budget < size else size
+
+
 @torch.no_grad()
-def evaluate(model: GroupedCNN, x: torch.Tensor, y: torch.Tensor, settings: TrainSettings) -> tuple[torch.Tensor, torch.Tensor]:
-    """Mean loss and accuracy of every member on (x, y); returns two [K] tensors on the device."""
+def evaluate(model: GroupedCNN, data: Dataset, settings: TrainSettings, full: bool) -> Scores:
+    """Score every member on the validation slice, and on the whole split if ``full``."""
     model.training = False
     k = model.k
-    bytes_per_image = 4 * k * model.width * 28 * 28 * 2
-    chunk = max(64, min(x.shape[0], settings.eval_chunk_bytes // bytes_per_image))
+    x, y = data.val_x, data.val_y
+    n_slice = min(settings.intermediate_val_size, x.shape[0])
+    n = x.shape[0] if full else n_slice
+    chunk = eval_chunk_size(model, settings)
     loss_sum = torch.zeros(k, device=x.device)
     correct = torch.zeros(k, device=x.device)
-    for start in range(0, x.shape[0], chunk):
-        xb, yb = x[start:start + chunk], y[start:start + chunk]
+    slice_scores = None
+    for start in range(0, n, chunk):
+        if start >= n_slice and slice_scores is None:
+            slice_scores = (loss_sum / n_slice, correct / n_slice)
+        xb, yb = x[start:min(start + chunk, n)], y[start:min(start + chunk, n)]
         logits = model.forward(xb.unsqueeze(0).expand(k, *xb.shape))
         targets = yb.unsqueeze(0).expand(k, -1)
-        loss_sum += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none").view(k, -1).sum(1)
+        loss_sum += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                    reduction="none").view(k, -1).sum(1)
         correct += (logits.argmax(-1) == targets).sum(1)
     model.training = True
-    return loss_sum / x.shape[0], correct / x.shape[0]
+    if slice_scores is None:
+        slice_scores = (loss_sum / n_slice, correct / n_slice)
+    return Scores(*slice_scores, *((loss_sum / n, correct / n) if full else ()))
+
+
+@dataclass
+class _Schedule:
+    """Where a group stops to score: the ends of runs (full split) and their checkpoints (slice)."""
+
+    final: dict[int, set[int]]  # step → members with a run ending there
+    checkpoints: dict[int, set[int]]  # step → members with an intermediate checkpoint there
+
+    @property
+    def steps(self) -> set[int]:
+        return set(self.final) | set(self.checkpoints)
+
+
+def _run_steps(data: Dataset, fraction: float, batch: int) -> int:
+    return data.subset_size(fraction, batch) // batch
+
+
+def _schedule(chains: list[list[RunSpec]], data: Dataset, settings: TrainSettings) -> _Schedule:
+    final: dict[int, set[int]] = {}
+    checkpoints: dict[int, set[int]] = {}
+    for member, chain in enumerate(chains):
+        for spec in chain:
+            end = _run_steps(data, spec.fraction, spec.batch_size)
+            final.setdefault(end, set()).add(member)
+            for fraction in settings.checkpoint_fractions:
+                step = _run_steps(data, spec.fraction * fraction, spec.batch_size)
+                if step < end:
+                    checkpoints.setdefault(step, set()).add(member)
+    return _Schedule(final, checkpoints)
 
 
 def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = TrainSettings()) -> list[RunResult]:
-    """Train every spec (all of one shape) for one epoch; one RunResult per spec, in order."""
-    if len({s.shape_key for s in specs}) != 1:
-        raise ValueError("train_group needs specs of one shape (width, fraction, batch size)")
+    """Train the chains behind ``specs`` together, one epoch each; one RunResult per spec, in order.
+
+    A chain is one (width, seed, dropout, LR) trained once to its largest fraction;
+    each shorter run of it is the chain's state where that run's data end
+    (``Dataset.training_order``), scored there on the full validation split, with
+    its intermediate checkpoints at 1/8, 1/4 and 1/2 of its own steps.
+    """
+    if len({s.group_key for s in specs}) != 1:
+        raise ValueError("train_group needs specs of one width, batch size and fraction family")
     device = data.train_x.device
-    width, fraction, batch = specs[0].width, specs[0].fraction, specs[0].batch_size
-    k = len(specs)
+    width, batch = specs[0].width, specs[0].batch_size
+    chains = list({s.chain_key: [] for s in specs}.keys())
+    by_chain: dict[tuple, list[RunSpec]] = {key: [] for key in chains}
+    for spec in specs:
+        by_chain[spec.chain_key].append(spec)
+    members = [sorted(by_chain[key], key=lambda s: s.fraction) for key in chains]
+    heads = [chain[0] for chain in members]  # seed, dropout and LR of each member
+    k = len(members)
     started = time.perf_counter()
 
-    model = GroupedCNN(width, [init_member(width, s.seed) for s in specs],
-                       torch.tensor([s.dropout for s in specs]), device)
+    model = GroupedCNN(width, [init_member(width, s.seed) for s in heads],
+                       torch.tensor([s.dropout for s in heads]), device)
     params = model.parameters()
-    names = list(model.params)
     lrs = []
-    for name, p in zip(names, params):
-        per_member = torch.tensor([member_learning_rates(s, width)[name] for s in specs], device=device)
+    for name, p in zip(model.params, params):
+        per_member = torch.tensor([member_learning_rates(s, width)[name] for s in heads], device=device)
         lrs.append(per_member.view(k, *([1] * (p.dim() - 1))).expand_as(p).contiguous())
     adam = _Adam(params, lrs, settings)
 
-    subset = data.subset_indices(fraction)
-    n = subset.numel()
-    orders = torch.stack([
-        subset[torch.randperm(n, generator=torch.Generator().manual_seed(s.seed)).to(device)] for s in specs
-    ])
-    steps = math.ceil(n / batch)
-    checkpoint_steps = _checkpoint_steps(steps, settings.checkpoint_fractions)
-    dropout_generator = torch.Generator(device=device).manual_seed(hash(tuple(s.seed for s in specs)) & 0x7FFFFFFF)
-    val_slice = slice(0, min(settings.intermediate_val_size, data.val_x.shape[0]))
+    longest = max(s.fraction for s in specs)
+    orders = torch.stack([data.training_order(longest, s.seed, batch) for s in heads])
+    schedule = _schedule(members, data, settings)
+    steps = max(schedule.final)
+    dropout_generator = torch.Generator(device=device).manual_seed(hash(tuple(s.seed for s in heads)) & 0x7FFFFFFF)
 
-    diverged = torch.zeros(k, dtype=torch.bool)
-    history: list[list[Checkpoint]] = [[] for _ in specs]
+    diverged_at = [math.inf] * k  # step at which each member was found diverged
+    scores: dict[int, Scores] = {}
+    seconds: dict[int, float] = {}
     recent_loss = torch.zeros(k, device=device)
     for step in range(1, steps + 1):
         idx = orders[:, (step - 1) * batch: step * batch]
@@ -144,33 +212,42 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
         adam.step(list(grads))
         recent_loss = torch.where(recent_loss < DIVERGED_LOSS, losses.detach(), recent_loss)  # a blow-up sticks
 
-        final = step == steps
-        if step in checkpoint_steps or step % settings.divergence_check_every == 0:
-            bad = ~(recent_loss < DIVERGED_LOSS).cpu() & ~diverged  # NaN compares False: caught too
+        scoring = step in schedule.steps
+        if scoring or step % settings.divergence_check_every == 0:
+            bad = ~(recent_loss < DIVERGED_LOSS).cpu()  # NaN compares False: caught too
             for member in bad.nonzero().flatten().tolist():
-                adam.freeze(member)
-            diverged |= bad
-            if diverged.all():
+                if diverged_at[member] == math.inf:
+                    diverged_at[member] = step
+                    adam.freeze(member)
+            if all(d <= step for d in diverged_at):
                 break
-        if step in checkpoint_steps:
-            vx, vy = (data.val_x, data.val_y) if final else (data.val_x[val_slice], data.val_y[val_slice])
-            loss, acc = (t.cpu().tolist() for t in evaluate(model, vx, vy, settings))
-            for member in range(k):
-                if not diverged[member]:
-                    history[member].append(Checkpoint(min(step * batch, n), loss[member], acc[member]))
+        if scoring:
+            scores[step] = evaluate(model, data, settings, full=step in schedule.final)
+            seconds[step] = time.perf_counter() - started
 
     synchronize(device)
-    seconds = (time.perf_counter() - started) / k
+    elapsed = time.perf_counter() - started
+    host_scores = {step: Scores(*(None if t is None else t.cpu().tolist() for t in (
+        sc.slice_loss, sc.slice_acc, sc.full_loss, sc.full_acc))) for step, sc in scores.items()}
     flops_per_example = forward_flops_per_example(width)
-    results = []
-    for member, spec in enumerate(specs):
-        reached_end = bool(history[member]) and history[member][-1].examples == n and not diverged[member]
-        loss, acc = (history[member][-1].val_loss, history[member][-1].val_acc) if reached_end else (math.nan, math.nan)
-        is_diverged = bool(diverged[member]) or not (math.isfinite(loss))
-        collapsed = (not is_diverged) and loss > CHANCE_LOSS - 0.05 and acc < 0.2
-        results.append(RunResult(
-            spec=spec, params=count_params(width), flops_per_example=flops_per_example, examples=n,
-            val_loss=loss, val_acc=acc, diverged=is_diverged, collapsed=collapsed,
-            train_seconds=seconds, checkpoints=tuple(history[member]),
-        ))
-    return results
+    results = {}
+    for member, chain in enumerate(members):
+        for spec in chain:
+            end = _run_steps(data, spec.fraction, batch)
+            marks = sorted(step for step in {_run_steps(data, spec.fraction * f, batch)
+                                             for f in settings.checkpoint_fractions} if step < end)
+            history = [Checkpoint(step * batch, host_scores[step].slice_loss[member], host_scores[step].slice_acc[member])
+                       for step in marks if step in host_scores and step < diverged_at[member]]
+            is_diverged = diverged_at[member] <= end or end not in host_scores
+            if not is_diverged:
+                final = host_scores[end]
+                history.append(Checkpoint(end * batch, final.full_loss[member], final.full_acc[member]))
+            loss, acc = (history[-1].val_loss, history[-1].val_acc) if not is_diverged else (math.nan, math.nan)
+            is_diverged = is_diverged or not math.isfinite(loss)
+            collapsed = (not is_diverged) and loss > CHANCE_LOSS - 0.05 and acc < 0.2
+            results[spec] = RunResult(
+                spec=spec, params=count_params(width), flops_per_example=flops_per_example, examples=end * batch,
+                val_loss=loss, val_acc=acc, diverged=is_diverged, collapsed=collapsed,
+                train_seconds=seconds.get(end, elapsed) / k, checkpoints=tuple(history),
+            )
+    return [results[spec] for spec in specs]

@@ -148,5 +148,5 @@ def test_failing_task_names_its_group(fake_data_dir, tmp_path, ray_address):
 
     source = _copied_source(fake_data_dir, tmp_path / "data")
     bad = [RunSpec(width=2, fraction=1 / 16, seed=0, batch_size=0)]  # a zero batch size fails in the worker
-    with pytest.raises(RayTaskFailed, match=r"group of 1 run\(s\) width=2 fraction=0.0625 batch_size=0"):
+    with pytest.raises(RayTaskFailed, match=r"group of 1 run\(s\) width=2 fractions=0.0625 batch_size=0"):
         list(RayExecutor(ray_address).map(iter([bad]), _job(source), lambda: None))

@@ -65,6 +65,23 @@ def test_loaded_tensors_and_nested_subsets(fake_dataset):
     assert quarter < half < whole and len(half) == 320 and len(whole) == 640
 
 
+def test_subsets_are_whole_batches(fake_dataset):
+    assert [fake_dataset.subset_size(f, 64) for f in (1.0, 0.5, 0.3, 1 / 64)] == [640, 320, 192, 64]
+    assert fake_dataset.block_edges(1.0, 64) == [64, 128, 320, 640]  # 1/8 and 1/16 are both one batch
+
+
+def test_training_order_is_block_nested(fake_dataset):
+    """A run's order is the start of every longer run's order of its seed, and covers its own subset."""
+    whole = fake_dataset.training_order(1.0, seed=5, batch_size=64)
+    half = fake_dataset.training_order(0.5, seed=5, batch_size=64)
+    assert torch.equal(half, whole[:320])
+    assert set(half.tolist()) == set(fake_dataset.subset_indices(0.5, 64).tolist())
+    assert sorted(whole.tolist()) == sorted(fake_dataset.subset_indices(1.0, 64).tolist())
+    other_seed = fake_dataset.training_order(1.0, seed=6, batch_size=64)
+    assert not torch.equal(whole, other_seed)
+    assert set(other_seed[:128].tolist()) == set(whole[:128].tolist())  # same blocks, shuffled differently
+
+
 @pytest.mark.skipif(not data_module.DEBIAN_FASHION_DIR.is_dir(), reason="Debian's dataset-fashion-mnist not installed")
 def test_debian_fashion_mnist_is_the_offline_default(monkeypatch, tmp_path):
     monkeypatch.setenv("PYTEST_SCALING_OFFLINE", "1")

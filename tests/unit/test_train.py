@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -5,7 +6,7 @@ import pytest
 import scipy.stats
 
 from pytest_scaling.runs import RunSpec
-from pytest_scaling.train import TrainSettings, _checkpoint_steps, member_learning_rates, train_group
+from pytest_scaling.train import TrainSettings, member_learning_rates, train_group
 
 
 def spec(seed=0, width=3, fraction=0.5, **kw):
@@ -21,9 +22,31 @@ def test_one_epoch_and_checkpoints(fake_dataset):
     assert (result.val_loss, result.val_acc) == (result.checkpoints[-1].val_loss, result.checkpoints[-1].val_acc)
 
 
-def test_checkpoints_are_log_spaced():
-    assert _checkpoint_steps(938, (1 / 8, 1 / 4, 1 / 2)) == [117, 234, 469, 938]
-    assert _checkpoint_steps(3, (1 / 8, 1 / 4, 1 / 2)) == [1, 2, 3]
+def test_checkpoints_sit_at_halvings_of_the_run(fake_dataset):
+    """Checkpoints at 1/8, 1/4, 1/2 of the run's data, rounded down to whole batches (at least one)."""
+    (result,) = train_group([spec(fraction=1.0)], fake_dataset)  # 640 images = 10 batches of 64
+    assert [c.examples for c in result.checkpoints] == [64, 128, 320, 640]
+
+
+def test_a_shorter_run_is_exactly_the_start_of_its_chain(fake_dataset):
+    """Trained alone or as part of a longer chain, a run gives the same numbers (dropout included)."""
+    quarter = spec(fraction=0.25, seed=3, dropout=0.2)
+    (alone,) = train_group([quarter], fake_dataset)
+    in_chain = dict((r.spec, r) for r in train_group([spec(fraction=1.0, seed=3, dropout=0.2), quarter,
+                                                       spec(fraction=0.5, seed=3, dropout=0.2)], fake_dataset))
+    assert dataclasses.replace(in_chain[quarter], train_seconds=0) == dataclasses.replace(alone, train_seconds=0)
+    assert in_chain[quarter].examples == 128 and in_chain[spec(fraction=1.0, seed=3, dropout=0.2)].examples == 640
+    # The longer runs go on from there: different numbers, and later checkpoints of their own.
+    assert in_chain[spec(fraction=0.5, seed=3, dropout=0.2)].val_loss != alone.val_loss
+
+
+def test_chains_of_a_group_keep_their_own_runs(fake_dataset):
+    """Two seeds' chains in one grouped model: each spec's result is its own, in the order asked."""
+    asked = [spec(seed=1, fraction=0.5), spec(seed=2, fraction=1.0), spec(seed=1, fraction=1.0), spec(seed=2, fraction=0.5)]
+    results = train_group(asked, fake_dataset)
+    assert [r.spec for r in results] == asked
+    assert [r.examples for r in results] == [320, 640, 640, 320]
+    assert len({r.val_loss for r in results}) == 4
 
 
 def test_same_spec_and_seed_give_identical_numbers(fake_dataset):
@@ -70,5 +93,7 @@ def test_learning_rate_follows_fan_in_rule():
 
 
 def test_mixed_shapes_are_refused(fake_dataset):
-    with pytest.raises(ValueError, match="one shape"):
+    with pytest.raises(ValueError, match="one width"):
         train_group([spec(width=2), spec(width=3)], fake_dataset)
+    with pytest.raises(ValueError, match="fraction family"):
+        train_group([spec(fraction=0.5), spec(fraction=0.75)], fake_dataset)
