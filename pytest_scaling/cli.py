@@ -34,7 +34,10 @@ def cmd_train(args) -> int:
     specs = _specs(session, args.grid)
     started = time.perf_counter()
     session.prepare()
-    table = session.runs(specs)
+    try:
+        table = session.runs(specs)
+    finally:
+        session.close()
     stats = session.stats()
     print(f"{session.header()}\n{len(table)} runs ready ({stats['runs_cached']} cached, {stats['runs_trained']} trained, "
           f"{stats['runs_diverged']} diverged) in {time.perf_counter() - started:.1f} s; "
@@ -99,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train every missing run of a budget into the cache")
     grid(train)
     train.add_argument("--group-size", type=int, default=None, help="runs per grouped model (1 turns batching off)")
-    train.add_argument("--executor", default="local", choices=("local", "processes", "ray"))
+    train.add_argument("--executor", default="auto", choices=("auto", "local", "processes", "ray"),
+                       help="auto: one single-threaded process per core on CPU, this process on a GPU")
     train.add_argument("--workers", type=int, default=None, help="processes for --executor=processes")
     train.add_argument("--ray-address", default=None, help="existing Ray cluster for --executor=ray")
     train.set_defaults(func=cmd_train)

@@ -28,7 +28,8 @@ _VALUE_OPTIONS = [
     ("confidence", "string", "0.95", "confidence level of every interval"),
     ("import", "string", None, "use runs from this CSV (from `pytest-scaling runs --format csv`) instead of training"),
     ("group-size", "string", None, "runs trained together as one grouped model (1 turns batching off)"),
-    ("executor", "string", "local", "local (this process), processes (one single-threaded process per core), ray"),
+    ("executor", "string", "auto", "auto (processes on a multi-core CPU, else local), local (this process), "
+                                   "processes (one single-threaded process per core), ray"),
     ("workers", "string", None, "processes for --scaling-executor=processes (default: CPU count)"),
     ("ray-address", "string", None, "address of an existing Ray cluster (with --scaling-executor=ray)"),
     ("report", "string", None, "write report.json, plots and index.html into this directory"),
@@ -175,6 +176,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Settings live in a module: put the defaults back so an in-process session does not leak them."""
     from pytest_scaling import claims
+
+    state = config.stash.get(state_key, None)
+    if state is not None:
+        state.session.close()
 
     claims.configure()
     claims.take_records()

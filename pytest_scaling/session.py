@@ -26,7 +26,7 @@ class ScalingOptions:
     retrain: bool = False
     import_csv: str | None = None
     group_size: int | None = None  # None: chosen per device and width; 1: batching off
-    executor: str = "local"  # local | processes | ray
+    executor: str = "auto"  # auto | local | processes | ray
     workers: int | None = None  # processes executor: how many (default: CPU count)
     ray_address: str | None = None
 
@@ -84,7 +84,8 @@ class ScalingSession:
                                   device=device, group_size=self.options.group_size,
                                   no_train=self.options.no_train, retrain=self.options.retrain,
                                   console=self.console,
-                                  executor=make_executor(self.options.executor, workers=self.options.workers,
+                                  executor=make_executor(self.options.executor, device_type=device.type,
+                                                         workers=self.options.workers,
                                                          ray_address=self.options.ray_address),
                                   job=TrainJob(source, str(device), settings))
         return self._runner
@@ -160,6 +161,11 @@ class ScalingSession:
 
     def stats(self) -> dict:
         return self._runner.stats.as_dict() if self._runner is not None else {}
+
+    def close(self) -> None:
+        """Stop worker processes or a private Ray instance, if training started any."""
+        if self._runner is not None:
+            self._runner.executor.close()
 
     def with_options(self, **changes) -> "ScalingSession":
         return ScalingSession(dataclasses.replace(self.options, **changes))

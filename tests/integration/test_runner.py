@@ -10,6 +10,7 @@ from tests.conftest import MICRO_BUDGET
 
 
 def session(fake_data_dir, cache_dir, **kw):
+    kw.setdefault("executor", "local")  # in-process, so tests can wrap train_group
     return ScalingSession(ScalingOptions(budget="micro", budget_lines=(MICRO_BUDGET,), dataset="mnist",
                                          data_dir=str(fake_data_dir), device="cpu", cache_dir=str(cache_dir), **kw))
 
@@ -94,3 +95,31 @@ def test_process_executor_matches_in_process_training(fake_data_dir, tmp_path):
     assert pooled_session.stats()["runs_trained"] == 8
     # Same groups, same seeds: single-threaded workers agree with the in-process run up to float error.
     assert [r.val_loss for r in pooled] == pytest.approx([r.val_loss for r in local], rel=1e-3)
+
+
+def test_auto_executor_uses_processes_on_a_multicore_cpu_and_this_process_elsewhere(monkeypatch):
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)
+    monkeypatch.setattr(runner_module.os, "cpu_count", lambda: 4)
+    assert isinstance(runner_module.make_executor("auto", device_type="cpu"), runner_module.ProcessExecutor)
+    assert isinstance(runner_module.make_executor("auto", device_type="cuda"), runner_module.LocalExecutor)
+    monkeypatch.setattr(runner_module.os, "cpu_count", lambda: 1)
+    assert isinstance(runner_module.make_executor("auto", device_type="cpu"), runner_module.LocalExecutor)
+
+
+def test_xdist_workers_split_the_cores_between_them(monkeypatch):
+    monkeypatch.setattr(runner_module.os, "cpu_count", lambda: 8)
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", "2")
+    executor = runner_module.make_executor("auto", device_type="cpu")
+    assert isinstance(executor, runner_module.LocalExecutor) and executor.threads == 4
+
+
+def test_process_pool_is_kept_between_grids_and_closed_with_the_session(fake_data_dir, tmp_path):
+    specs = get_budget("micro", [MICRO_BUDGET]).main_specs()
+    pooled = session(fake_data_dir, tmp_path, executor="processes", workers=2)
+    pooled.runs(specs[:2])
+    pool = pooled.runner.executor._pool
+    pooled.runs(specs[2:4])
+    assert pooled.runner.executor._pool is pool and pooled.stats()["runs_trained"] == 4
+    pooled.close()
+    assert pooled.runner.executor._pool is None

@@ -33,6 +33,7 @@ def project(pytester, fake_data_dir, tmp_path):
         scaling_data_dir = {fake_data_dir}
         scaling_cache_dir = {tmp_path / 'cache'}
         scaling_budget = micro
+        scaling_executor = local
         scaling_budgets =
             {MICRO_BUDGET}
     """)
@@ -41,7 +42,7 @@ def project(pytester, fake_data_dir, tmp_path):
 
 
 def test_claims_pass_skip_and_are_summarised(project):
-    result = project.runpytest("-rs")
+    result = project.runpytest("-rs", "--scaling-executor=auto")  # the default: worker processes on this CPU
     result.assert_outcomes(passed=2, skipped=1)
     result.stdout.fnmatch_lines(["pytest-scaling · budget micro · MNIST*", "*inconclusive*"])
     assert "Traceback" not in result.stdout.str()
