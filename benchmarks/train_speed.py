@@ -1,10 +1,12 @@
 """Our trainer vs a standard tutorial loop (torchvision dataset + DataLoader, batch 64).
 
 Both train the same runs (same CNN member, per-layer Adam LR c/sqrt(fan_in), one
-epoch, final evaluation on the full test split) in one process. Prints per-model
-seconds per width and, last, the geometric-mean speedup.
+epoch, final evaluation on the full test split; ours also scores three checkpoints).
+The tutorial loop runs in this process on all torch threads; ours runs as the grid
+does (executor ``auto``: one single-threaded worker process per core, runs of a
+width grouped). Prints per-model seconds per width and, last, the geometric-mean speedup.
 
-    python benchmarks/train_speed.py [--widths 4,16,32] [--runs 2] [--fraction 1]
+    python benchmarks/train_speed.py [--widths 4,16,32] [--runs 4] [--fraction 1] [--executor auto]
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ import torch.nn.functional as F
 
 from pytest_scaling.budgets import DEFAULT_LR_SCALE
 from pytest_scaling.data import load_dataset, resolve_dataset
+from pytest_scaling.executors import TrainJob, make_executor
 from pytest_scaling.models import fan_in
 from pytest_scaling.runner import default_group_size
 from pytest_scaling.runs import RunSpec
-from pytest_scaling.train import train_group
+from pytest_scaling.train import TrainSettings
 
 
 def tutorial_model(width: int) -> nn.Module:
@@ -75,26 +78,36 @@ def tutorial_run(width: int, seed: int, fraction: float, root: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--widths", default="4,16,32")
-    parser.add_argument("--runs", type=int, default=2, help="runs per width for each trainer")
+    parser.add_argument("--runs", type=int, default=4, help="runs per width for each trainer")
     parser.add_argument("--fraction", type=float, default=1.0, help="data fraction (1 = a full epoch)")
+    parser.add_argument("--executor", default="auto", help="ours: auto, local or processes (as --scaling-executor)")
     args = parser.parse_args()
     source = resolve_dataset("fashion-mnist")
     device = torch.device("cpu")
     root = torchvision_root(source)
     data = load_dataset(source, device)
+    settings = TrainSettings()
+    job = TrainJob(source, str(device), settings)
+    executor = make_executor(args.executor, device_type=device.type)
+    workers = getattr(executor, "workers", 1)
+    warm = time.perf_counter()  # start worker processes and load their data outside the timed region
+    list(executor.map(iter([[RunSpec(width=2, fraction=1 / 512, seed=s)] for s in range(workers)]), job, lambda: data))
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; ours: {type(executor).__name__} with "
+          f"{workers} worker(s) (started in {time.perf_counter() - warm:.1f} s, not timed); {args.runs} runs per "
+          f"width, fraction {args.fraction:g}", flush=True)
     ratios = []
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.runs} runs per width, fraction {args.fraction:g}")
     for width in (int(w) for w in args.widths.split(",")):
         naive = sum(tutorial_run(width, seed, args.fraction, root) for seed in range(args.runs)) / args.runs
         specs = [RunSpec(width=width, fraction=args.fraction, seed=seed) for seed in range(args.runs)]
-        k = default_group_size(device, width)
+        # Group as the grid does, but never so wide that a worker has nothing to do.
+        k = max(1, min(default_group_size(device, width), args.runs // workers))
         started = time.perf_counter()
-        for i in range(0, len(specs), k):
-            train_group(specs[i:i + k], data)
+        list(executor.map(iter([specs[i:i + k] for i in range(0, len(specs), k)]), job, lambda: data))
         ours = (time.perf_counter() - started) / args.runs
         ratios.append(naive / ours)
         print(f"width {width:3d}: tutorial DataLoader loop {naive:6.2f} s/model, ours {ours:6.2f} s/model "
               f"(group size {k}), speedup {naive / ours:.2f}", flush=True)
+    executor.close()
     shutil.rmtree(root, ignore_errors=True)
     print(f"speedup_vs_naive_dataloader: {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f}")
 
