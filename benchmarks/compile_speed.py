@@ -12,7 +12,11 @@ small grid (each main-grid chain is one epoch: 937 steps of batch 64).
 from __future__ import annotations
 
 import argparse
+import os
 import time
+
+# Cold compiles, as a fresh worker on a fresh machine pays them (inductor otherwise reuses its disk cache).
+os.environ.setdefault("TORCHINDUCTOR_FORCE_DISABLE_CACHES", "1")
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +35,7 @@ def step_timer(width: int, k: int, compiled: bool):
         logits = model.forward(x)
         return F.cross_entropy(logits.reshape(-1, 10), y.reshape(-1), reduction="none").view(k, -1).mean(1)
 
-    loss_fn = torch.compile(losses) if compiled else losses
+    loss_fn = torch.compile(losses, dynamic=False) if compiled else losses  # one graph per width, as a grid would
     x, y = torch.randn(k, 64, 1, 28, 28), torch.randint(0, 10, (k, 64))
 
     def step() -> float:
@@ -55,6 +59,7 @@ def main() -> None:
     pays = []
     for width in (int(w) for w in args.widths.split(",")):
         k = default_group_size(torch.device("cpu"), width)
+        torch._dynamo.reset()
         eager = step_timer(width, k, compiled=False)
         compiled = step_timer(width, k, compiled=True)
         for _ in range(5):
