@@ -18,6 +18,7 @@ from pytest_scaling import fits
 from pytest_scaling.bootstrap import Cells, match_cells, paired_seed_bootstrap, seed_bootstrap
 from pytest_scaling.claims import Estimate
 from pytest_scaling.errors import FitError
+from pytest_scaling.runs import fraction_family
 
 __all__ = [
     "frontier_slope", "accuracy_frontier_slope", "saturating_frontier", "compute_optimal_exponent",
@@ -54,8 +55,9 @@ def cells_from_runs(runs, value: str = "loss", checkpoints: bool = False) -> Cel
         vals = 1.0 - col["val_acc"].astype(float)
     else:
         raise ValueError(f"value must be 'loss' or 'error', got {value!r}")
+    chains = _chain_keys(col)
     if not checkpoints:
-        return Cells.from_arrays(keys, col["seed"], vals, design, KEY)
+        return Cells.from_arrays(keys, col["seed"], vals, design, KEY, chains, col["fraction"])
     ck = col["checkpoints"]
     if any(len(c) == 0 for c in ck):
         raise FitError("some runs have no checkpoints; use use_checkpoints=False or retrain with checkpoints.")
@@ -70,7 +72,16 @@ def cells_from_runs(runs, value: str = "loss", checkpoints: bool = False) -> Cel
         vmat[i, len(c):] = v[-1]  # pad with the final value; masked out by NaN examples
         ex[i, :len(c)] = c[:, 0]
     design["ckpt_examples"] = ex
-    return Cells.from_arrays(keys, col["seed"], vmat, design, KEY)
+    return Cells.from_arrays(keys, col["seed"], vmat, design, KEY, chains, col["fraction"])
+
+
+def _chain_keys(col: dict) -> list[tuple]:
+    """Per run, its training chain less the seed: the runs of one seed at fractions f, f/2, f/4, …
+    (same fraction family) of one configuration are prefixes of one
+    trajectory, so their seed noise is correlated and the bootstrap resamples them together."""
+    family = [fraction_family(f) for f in col["fraction"].astype(float).tolist()]
+    rest = [k for k in KEY if k != "fraction"]
+    return list(zip(*(col[k].tolist() for k in rest), family))
 
 
 def _fit_region(cells: Cells, min_compute: float | None, drop_smallest_decades: float) -> tuple[Cells, dict]:

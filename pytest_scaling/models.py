@@ -59,6 +59,49 @@ def init_member(width: int, seed: int) -> dict[str, torch.Tensor]:
     return params
 
 
+class _MaxPool2(torch.autograd.Function):
+    """2×2 max pooling as ``F.max_pool2d`` computes it, forward as the max of four strided slices.
+
+    On this CPU build ``max_pool2d`` runs at ~0.3 G elements/s: scoring 10k validation images at
+    width 32 spent more time pooling than convolving. The four-slice max is 8× faster without
+    grad and, with the argmax passed to aten's own backward, 1.5–1.8× faster with it; values,
+    tie-breaking (first maximum in scan order) and gradients are bitwise those of ``max_pool2d``.
+    """
+
+    @staticmethod
+    def forward(ctx, h: torch.Tensor) -> torch.Tensor:
+        corners, out = _window_max(h)
+        width = h.shape[-1]
+        offset = torch.where(corners[0] == out, 0, torch.where(corners[1] == out, 1,
+                                                                torch.where(corners[2] == out, width, width + 1)))
+        ctx.save_for_backward(h, offset + _corner_index(h.shape[-2], width, h.device))
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        h, argmax = ctx.saved_tensors
+        return torch.ops.aten.max_pool2d_with_indices_backward(grad, h, [2, 2], [2, 2], [0, 0], [1, 1], False, argmax)
+
+
+@lru_cache(maxsize=None)
+def _corner_index(height: int, width: int, device: torch.device) -> torch.Tensor:
+    """Flat index of each 2×2 window's top-left pixel, as max_pool2d's indices count."""
+    rows = torch.arange(height // 2, device=device).view(-1, 1) * 2 * width
+    return rows + torch.arange(width // 2, device=device).view(1, -1) * 2
+
+
+def _window_max(h: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    corners = (h[..., 0::2, 0::2], h[..., 0::2, 1::2], h[..., 1::2, 0::2], h[..., 1::2, 1::2])
+    return corners, torch.maximum(torch.maximum(corners[0], corners[1]), torch.maximum(corners[2], corners[3]))
+
+
+def max_pool2(h: torch.Tensor) -> torch.Tensor:
+    """``F.max_pool2d(h, 2)`` on even-sized maps, faster here (see :class:`_MaxPool2`)."""
+    if torch.is_grad_enabled() and h.requires_grad:
+        return _MaxPool2.apply(h)
+    return _window_max(h)[1]
+
+
 class GroupedCNN:
     """K members of one width; ``forward`` maps [K, B, 1, 28, 28] to logits [K, B, 10]."""
 
@@ -102,9 +145,9 @@ class GroupedCNN:
         p, w = self.params, self.width
         h = x.transpose(0, 1).reshape(b, k, IMAGE_SIDE, IMAGE_SIDE)
         h = self._conv1(h)
-        h = self._dropout(F.relu(F.max_pool2d(h, 2)), generator)  # pool first: same result, 4× fewer ReLUs
+        h = self._dropout(F.relu(max_pool2(h)), generator)  # pool first: same result, 4× fewer ReLUs
         h = F.conv2d(h, p["conv2.weight"].reshape(k * 2 * w, w, 3, 3), p["conv2.bias"].reshape(-1), padding=1, groups=k)
-        h = self._dropout(F.relu(F.max_pool2d(h, 2)), generator)  # pool first: same result, 4× fewer ReLUs
+        h = self._dropout(F.relu(max_pool2(h)), generator)  # pool first: same result, 4× fewer ReLUs
         h = h.reshape(b, k, -1).transpose(0, 1)  # [K, B, 2w·49]
         return torch.baddbmm(p["head.bias"].unsqueeze(1), h, p["head.weight"])
 

@@ -126,3 +126,128 @@ def test_bad_values_are_rejected():
         Cells.from_arrays([(0,)], [0], [0.0], {})
     with pytest.raises(FitError, match="no usable runs"):
         Cells.from_arrays([], [], np.zeros(0), {})
+
+
+# --------------------------------------------------------------------------- chains
+
+def make_chain_cells(k=3, G=30, P=6, sigma=0.05, rho=0.9, seed=0, drop=(), shared=None):
+    """G chains groups × P positions × k seeds; seed noise is the same N(0, σ²) draw along a chain
+    up to correlation ρ between positions (equicorrelated). ``drop``: (group, position, seed) runs left out."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(G, k)) if shared is None else shared
+    keys, seeds, vals, chains, pos = [], [], [], [], []
+    for g in range(G):
+        for p in range(P):
+            for s in range(k):
+                if (g, p, s) in drop:
+                    continue
+                e = np.sqrt(rho) * z[g, s] + np.sqrt(1 - rho) * rng.normal()
+                keys.append((g, 2.0 ** -p))
+                seeds.append(s)
+                vals.append(np.exp(0.1 * g - 0.2 * p + sigma * e))
+                chains.append((g,))
+                pos.append(2.0 ** -p)
+    design = {"flops": np.array([float(kk[0] + 1) * kk[1] for kk in keys])}
+    return Cells.from_arrays(keys, seeds, vals, design, ("width", "fraction"), chains, pos)
+
+
+def test_chain_grouping_survives_subset_and_match_and_picks_the_chain_schemes():
+    from pytest_scaling.bootstrap import resolve_scheme
+    cells = make_chain_cells(G=4, P=3)
+    group, pos = cells.chain_layout()
+    assert cells.has_chains and group.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert sorted(set(pos.tolist())) == [0, 1, 2]
+    assert resolve_scheme("auto", cells) == "chain"
+    assert resolve_scheme("auto", make_chain_cells(k=2, G=4, P=3)) == "chain-pooled"
+    sub = cells.subset(np.arange(cells.n_cells) % 3 == 0)  # one fraction per chain: no chains left
+    assert sub.chain is not None and not sub.has_chains and resolve_scheme("auto", sub) == "cell"
+    assert not make_cells().has_chains and resolve_scheme("auto", make_cells()) == "cell"  # no chain keys given
+    a, b = match_cells(cells, make_chain_cells(G=4, P=3, seed=1), on=("width", "fraction"))
+    assert a.has_chains and np.array_equal(a.chain_layout()[0], b.chain_layout()[0])
+    with pytest.raises(ValueError, match="unknown bootstrap scheme"):
+        resolve_scheme("chains", cells)
+
+
+def test_cells_from_runs_chains_are_fraction_families_of_one_configuration():
+    """Runs at f, f/2, … of one (width, dropout, LR, batch) form a chain; fraction 3/4 is another family."""
+    import sys
+    from pathlib import Path
+
+    from pytest_scaling.analysis import cells_from_runs
+    from pytest_scaling.runs import RunResult, RunSpec, RunTable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import synthetic as S
+
+    cells = cells_from_runs(S.make_grid(rng=0, widths=(2, 4, 8), n_fractions=4, seeds=(0, 1)))
+    group, _ = cells.chain_layout()
+    for g in np.unique(group):  # one chain group per width, spanning its 4 fractions
+        assert np.unique(cells.design["width"][group == g]).size == 1 and np.sum(group == g) == 4
+    assert np.unique(group).size == 3
+    runs = [RunResult(spec=RunSpec(width=4, fraction=f, seed=s, dropout=d), params=100, flops_per_example=10,
+                      examples=int(1000 * f), val_loss=1.0 + 0.1 * s + f, val_acc=0.5)
+            for f in (1.0, 0.5, 0.75, 0.375) for s in (0, 1) for d in (0.0, 0.2)]
+    cells = cells_from_runs(RunTable(runs))
+    group, _ = cells.chain_layout()
+    fam = {}
+    for g, key in zip(group, cells.keys):
+        fam.setdefault(int(g), set()).add((key[1], key[2]))  # (fraction, dropout)
+    assert sorted(map(sorted, fam.values())) == sorted([[(0.5, d), (1.0, d)] for d in (0.0, 0.2)]
+                                                       + [[(0.375, d), (0.75, d)] for d in (0.0, 0.2)])
+    # a sweep at one fraction has no chains: per-configuration resampling as before
+    assert not cells_from_runs(S.make_lr_sweep(rng=0)).has_chains
+
+
+@pytest.mark.parametrize("scheme", ["chain", "chain-pooled"])
+def test_chain_schemes_keep_the_correlation_along_a_chain(scheme):
+    """Resampled means of two cells of one chain are correlated like the seed noise (ρ = 0.9); cells of
+    different chains are not, and each cell mean still has variance σ²/k. Per-cell schemes lose ρ."""
+    k = 3 if scheme == "chain" else 2
+    cells = make_chain_cells(k=k, G=200, P=4, rho=0.9)
+    rng = np.random.default_rng(0)
+    if scheme == "chain":
+        from pytest_scaling.bootstrap import chain_indices
+        idx = chain_indices(cells, 3000, rng)
+        group, _ = cells.chain_layout()
+        for g in range(3):  # the same seed ids in every cell of a chain group
+            assert np.all(idx[:, group == g] == idx[:, group == g][:, :1])
+        M = resample_means(cells, idx)[:, :, 0]
+        Mc = resample_means(cells, draw_indices(cells.counts, 3000, rng))[:, :, 0]
+    else:
+        from pytest_scaling.bootstrap import _chain_pool, resample_means_chain_pooled, resample_means_pooled
+
+        plan = _chain_pool(cells)
+        M = resample_means_chain_pooled(cells, plan, rng.random((3000, 200, k)))[:, :, 0]
+        Mc = resample_means_pooled(cells, rng.random((3000, cells.n_cells, k)))[:, :, 0]
+    M = M.reshape(3000, 200, 4)
+    Mc = Mc.reshape(3000, 200, 4)
+
+    def corr(X, i, j):
+        return np.median([np.corrcoef(X[:, g, i], X[:, g, j])[0, 1] for g in range(200)])
+
+    assert corr(M, 0, 1) == pytest.approx(0.9, abs=0.1) and corr(M, 0, 3) == pytest.approx(0.9, abs=0.1)
+    assert abs(np.median([np.corrcoef(M[:, g, 0], M[:, g + 1, 0])[0, 1] for g in range(199)])) < 0.05
+    assert abs(corr(Mc, 0, 1)) < 0.05  # what the per-cell schemes assume
+    v = M.var(axis=0).mean()
+    assert v == pytest.approx(0.05 ** 2 / k, rel=0.15)
+
+
+def test_chain_schemes_handle_missing_runs_and_pair_conditions():
+    """A diverged run (a gap in a chain) and a single-seed cell are resampled without error; the
+    paired chain bootstrap cancels chain noise shared by both conditions."""
+    drop = {(0, 1, 2), (3, 0, 1), (3, 0, 2), (5, 2, 0)}
+    for k in (2, 3):
+        gappy = make_chain_cells(k=k, G=10, P=3, drop=drop)
+        assert gappy.counts.min() == 1
+        res = seed_bootstrap(gappy, lambda M: M[:, :, 0].mean(1), n_resamples=300, seed=0)
+        assert ("per-chain" if k == 3 else "pooled chain") in res.method and res.samples.std() > 0
+        assert np.all(np.isfinite(res.samples))
+    z = np.random.default_rng(5).normal(size=(40, 2)) * 6  # big chain effects shared by both conditions
+    a = make_chain_cells(k=2, G=40, P=3, seed=1, shared=z, rho=0.95)
+    b = make_chain_cells(k=2, G=40, P=3, seed=2, shared=z, rho=0.95)
+    a, b = match_cells(a, b, on=("width", "fraction"))
+    stat = lambda M: M[:, :, 0].mean(1)
+    paired = paired_seed_bootstrap(a, b, stat, stat, n_resamples=1000, seed=0)
+    assert "pooled chain" in paired.method
+    unpaired = np.hypot(seed_bootstrap(a, stat, n_resamples=1000).samples.std(),
+                        seed_bootstrap(b, stat, n_resamples=1000, seed=1).samples.std())
+    assert paired.samples.std() < 0.2 * unpaired

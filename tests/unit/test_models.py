@@ -1,8 +1,9 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from pytest_scaling.models import (WIDTHS, GroupedCNN, count_params, forward_flops_per_example, init_member,
-                                   layer_shapes)
+                                   layer_shapes, max_pool2)
 
 
 def test_widths_grow_by_sqrt2():
@@ -63,3 +64,20 @@ def test_dropout_is_per_member():
 def test_layer_shapes_have_member_axis_free():
     shapes = layer_shapes(4)
     assert shapes["conv2.weight"] == (8, 4, 3, 3) and shapes["head.weight"] == (8 * 49, 10)
+
+
+@pytest.mark.parametrize("integer_valued", [False, True])  # integers force ties: the first maximum must win
+def test_max_pool2_is_max_pool2d_to_the_bit(integer_valued):
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 6, 28, 28, generator=generator)
+    if integer_valued:
+        x = x.round()
+    grad = torch.randn(5, 6, 14, 14, generator=generator)
+    ours, reference = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out = max_pool2(ours)
+    out.backward(grad)
+    expected = F.max_pool2d(reference, 2)
+    expected.backward(grad)
+    assert torch.equal(out, expected) and torch.equal(ours.grad, reference.grad)
+    with torch.no_grad():
+        assert torch.equal(max_pool2(x), F.max_pool2d(x, 2))
