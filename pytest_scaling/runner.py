@@ -26,15 +26,16 @@ from pytest_scaling.train import TrainSettings, train_group
 
 
 def default_group_size(device: torch.device, width: int) -> int:
-    """How many same-shape runs to train as one grouped model.
+    """How many chains of one width to train as one grouped model.
 
-    On CPU, grouping amortises per-op overhead only while that overhead dominates
-    (measured on 2 cores: ×2.1 per model at width 4; from width 11 on, one run at a
-    time with the im2col first layer is faster than a group of 4); on a GPU a single
-    tiny CNN leaves the device idle, so group wide.
+    On a GPU a single tiny CNN leaves the device idle, so group wide. On CPU, don't:
+    the grid runs in one single-threaded process per core, and there the whole
+    `small` grid took 9.6 min with every chain alone against 10.9 min with groups of
+    4 up to width 8 (`benchmarks/grid_speed.py`); grouping only amortises per-op
+    overhead that a single thread does not have.
     """
     if device.type == "cpu":
-        return 4 if width <= 8 else 1
+        return 1
     return 32 if width <= 32 else 16
 
 

@@ -67,13 +67,16 @@ def test_retrain_ignores_the_cache_once(fake_data_dir, cache_dir):
     assert fresh.stats()["runs_trained"] == 4
 
 
-def test_group_size_one_trains_runs_alone(fake_data_dir, cache_dir, monkeypatch):
-    sizes = []
+@pytest.mark.parametrize("group_size", [1, 2])
+def test_group_size_sets_chains_per_model(fake_data_dir, cache_dir, monkeypatch, group_size):
+    """Each call trains `group_size` chains (seed × dropout) of one width, each over both its fractions."""
+    calls = []
     real_train_group = runner_module.train_group
-    monkeypatch.setattr(runner_module, "train_group", lambda g, *a, **k: sizes.append(len(g)) or real_train_group(g, *a, **k))
-    specs = get_budget("micro", [MICRO_BUDGET]).main_specs()[:4]
-    session(fake_data_dir, cache_dir, group_size=1).runs(specs)
-    assert sizes == [1, 1, 1, 1]
+    monkeypatch.setattr(runner_module, "train_group", lambda g, *a, **k: calls.append(g) or real_train_group(g, *a, **k))
+    specs = [s for s in get_budget("micro", [MICRO_BUDGET]).main_specs() if s.width == 2]  # 4 chains × 2 fractions
+    session(fake_data_dir, cache_dir, group_size=group_size).runs(specs)
+    assert [len({s.chain_key for s in g}) for g in calls] == [group_size] * (4 // group_size)
+    assert all(len(g) == 2 * group_size for g in calls)
 
 
 def test_imported_csv_stands_in_for_training(fake_data_dir, cache_dir, tmp_path):
