@@ -13,7 +13,7 @@ import concurrent.futures
 import multiprocessing
 import os
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Hashable, Iterable, Iterator
 
 from pytest_scaling.data import Dataset, DatasetSource
 from pytest_scaling.runs import RunResult, RunSpec
@@ -49,6 +49,30 @@ def worker_dataset(job: TrainJob) -> Dataset:
 
 def train_in_worker(group: list[RunSpec], job: TrainJob) -> list[RunResult]:
     return train_group(group, worker_dataset(job), job.settings)
+
+
+def bounded_map(groups: Iterator[list[RunSpec]], limit: int, submit: Callable[[list[RunSpec]], Hashable],
+                wait_any: Callable[[list[Hashable]], Iterable[Hashable]],
+                in_flight: dict[Hashable, list[RunSpec]]) -> Iterator[tuple[Hashable, list[RunSpec]]]:
+    """Keep at most ``limit`` groups submitted and yield ``(handle, group)`` as each finishes.
+
+    A group is pulled (and so locked by the runner) only when it can start, so an
+    executor never claims runs that another process could be training meanwhile.
+    ``in_flight`` (handle → group) is the caller's, to cancel what is left on error.
+    """
+    iterator = iter(groups)
+    exhausted = False
+    while in_flight or not exhausted:
+        while not exhausted and len(in_flight) < limit:
+            group = next(iterator, None)
+            if group is None:
+                exhausted = True
+            else:
+                in_flight[submit(group)] = group
+        if not in_flight:
+            break
+        for handle in wait_any(list(in_flight)):
+            yield handle, in_flight.pop(handle)
 
 
 class LocalExecutor:
@@ -95,20 +119,12 @@ class ProcessExecutor:
     def map(self, groups: Iterator[list[RunSpec]], job: TrainJob,
             local_data: Callable[[], Dataset]) -> Iterator[list[RunResult]]:
         pool = self._get_pool()
-        in_flight: set[concurrent.futures.Future] = set()
-        iterator = iter(groups)
-        exhausted = False
+        in_flight: dict[concurrent.futures.Future, list[RunSpec]] = {}
         try:
-            while in_flight or not exhausted:
-                while not exhausted and len(in_flight) < self.workers:  # claim only what can start now
-                    group = next(iterator, None)
-                    if group is None:
-                        exhausted = True
-                    else:
-                        in_flight.add(pool.submit(train_in_worker, group, job))
-                finished, in_flight = concurrent.futures.wait(in_flight, return_when="FIRST_COMPLETED")
-                for future in finished:
-                    yield future.result()
+            for future, _ in bounded_map(
+                    groups, self.workers, lambda group: pool.submit(train_in_worker, group, job),
+                    lambda futures: concurrent.futures.wait(futures, return_when="FIRST_COMPLETED")[0], in_flight):
+                yield future.result()
         except BaseException:
             for future in in_flight:
                 future.cancel()

@@ -38,7 +38,7 @@ except ImportError as _error:  # also when a test sets sys.modules["ray"] = None
 
 from pytest_scaling.data import Dataset
 from pytest_scaling.errors import DatasetNotFound, DeviceUnavailable, ScalingError
-from pytest_scaling.executors import TrainJob, train_in_worker
+from pytest_scaling.executors import TrainJob, bounded_map, train_in_worker
 from pytest_scaling.runs import RunResult, RunSpec
 
 #: Tasks in flight per schedulable slot (CPU or GPU share): enough to keep every
@@ -185,22 +185,10 @@ class RayExecutor:
         limit = self.in_flight_per_slot * self._slots(gpu)
 
         in_flight: dict[ray.ObjectRef, list[RunSpec]] = {}
-        iterator = iter(groups)
-        exhausted = False
         try:
-            while in_flight or not exhausted:
-                while not exhausted and len(in_flight) < limit:  # claim only what can start soon
-                    group = next(iterator, None)
-                    if group is None:
-                        exhausted = True
-                    else:
-                        in_flight[task.remote(group, job_ref, identity, kind)] = group
-                if not in_flight:
-                    break
-                ready, _ = ray.wait(list(in_flight), num_returns=1)
-                for ref in ready:
-                    group = in_flight.pop(ref)
-                    yield self._result(ref, group)
+            for ref, group in bounded_map(groups, limit, lambda group: task.remote(group, job_ref, identity, kind),
+                                          lambda refs: ray.wait(refs, num_returns=1)[0], in_flight):
+                yield self._result(ref, group)
         finally:
             for ref in in_flight:  # interrupted or failed: don't leave the cluster training orphans
                 try:
