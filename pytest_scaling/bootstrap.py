@@ -60,6 +60,8 @@ __all__ = ["Cells", "BootstrapResult", "seed_bootstrap", "paired_seed_bootstrap"
            "draw_indices", "chain_indices", "match_cells"]
 
 Statistic = Callable[[np.ndarray], np.ndarray]  # [B, C, V] log-means -> [B]
+_SINGLE_SEED = ("a seed bootstrap needs several seeds: every configuration here has a single seed. "
+                "Train ≥2 seeds per configuration (a larger --scaling-budget, e.g. small).")
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,10 +210,7 @@ def resample_means(cells: Cells, idx: np.ndarray, *, inflate: bool = True,
     if np.any(single):
         multi = k > 1
         if not np.any(multi):
-            raise FitError(
-                "a seed bootstrap needs several seeds: every configuration here has a single seed. "
-                "Train ≥2 seeds per configuration (a larger --scaling-budget, e.g. small)."
-            )
+            raise FitError(_SINGLE_SEED)
         pool = res[multi][valid[multi]]  # [P, V]
         if pool_u is None:
             raise ValueError("pool_u is required when some cells have a single seed")
@@ -234,10 +233,7 @@ def resample_means_pooled(cells: Cells, u: np.ndarray, *, inflate: bool = True) 
     valid = np.arange(K)[None, :] < k[:, None]
     multi = k > 1
     if not np.any(multi):
-        raise FitError(
-            "a seed bootstrap needs several seeds: every configuration here has a single seed. "
-            "Train ≥2 seeds per configuration (a larger --scaling-budget, e.g. small)."
-        )
+        raise FitError(_SINGLE_SEED)
     pool = res[valid & multi[:, None]]  # [P, V]
     j = np.minimum((u * len(pool)).astype(np.int64), len(pool) - 1)
     g = pool[j] * valid[None, :, :, None]
@@ -296,10 +292,7 @@ def _chain_pool(cells: Cells) -> _ChainPool:
             for j in range(cells.counts[c]):
                 rowmap[c, j] = rows.setdefault((int(group[c]), int(cells.seeds[c, j])), len(rows))
     if not rows:
-        raise FitError(
-            "a seed bootstrap needs several seeds: every configuration here has a single seed. "
-            "Train ≥2 seeds per configuration (a larger --scaling-budget, e.g. small)."
-        )
+        raise FitError(_SINGLE_SEED)
     present = np.zeros((len(rows), P), bool)
     ok = rowmap >= 0
     present[rowmap[ok], np.broadcast_to(pos[:, None], rowmap.shape)[ok]] = True

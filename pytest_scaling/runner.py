@@ -170,7 +170,7 @@ class Runner:
                     if result is None:
                         result = train_group([spec], self.data, self.settings)[0]
                         self._record(result)
-                        self.stats.spent_flops += result.flops
+                        self.stats.spent_flops += _spent_flops([result])
                     else:
                         self.stats.waited += 1
                 done[spec] = result

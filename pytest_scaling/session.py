@@ -71,14 +71,13 @@ class ScalingSession:
     def runner(self):
         if self._runner is None:
             from pytest_scaling.data import load_dataset
+            from pytest_scaling.executors import TrainJob, make_executor
             from pytest_scaling.runner import Runner
             from pytest_scaling.train import TrainSettings
 
             settings = TrainSettings()
             store = self.store.prepare()
             context = self.context(settings)
-            from pytest_scaling.executors import TrainJob, make_executor
-
             source, device = self.source, self.device
             self._runner = Runner(store, context, lambda: load_dataset(source, device), settings=settings,
                                   device=device, group_size=self.options.group_size,

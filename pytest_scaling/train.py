@@ -133,34 +133,15 @@ def evaluate(model: GroupedCNN, data: Dataset, settings: TrainSettings, full: bo
     return Scores(*slice_scores, *((loss_sum / n, correct / n) if full else ()))
 
 
-@dataclass
-class _Schedule:
-    """Where a group stops to score: the ends of runs (full split) and their checkpoints (slice)."""
-
-    final: dict[int, set[int]]  # step → members with a run ending there
-    checkpoints: dict[int, set[int]]  # step → members with an intermediate checkpoint there
-
-    @property
-    def steps(self) -> set[int]:
-        return set(self.final) | set(self.checkpoints)
-
-
 def _run_steps(data: Dataset, fraction: float, batch: int) -> int:
     return data.subset_size(fraction, batch) // batch
 
 
-def _schedule(chains: list[list[RunSpec]], data: Dataset, settings: TrainSettings) -> _Schedule:
-    final: dict[int, set[int]] = {}
-    checkpoints: dict[int, set[int]] = {}
-    for member, chain in enumerate(chains):
-        for spec in chain:
-            end = _run_steps(data, spec.fraction, spec.batch_size)
-            final.setdefault(end, set()).add(member)
-            for fraction in settings.checkpoint_fractions:
-                step = _run_steps(data, spec.fraction * fraction, spec.batch_size)
-                if step < end:
-                    checkpoints.setdefault(step, set()).add(member)
-    return _Schedule(final, checkpoints)
+def _scoring_steps(spec: RunSpec, data: Dataset, settings: TrainSettings) -> tuple[int, list[int]]:
+    """A run's last step (scored on the full split) and its checkpoint steps before it (the slice)."""
+    end = _run_steps(data, spec.fraction, spec.batch_size)
+    marks = {_run_steps(data, spec.fraction * f, spec.batch_size) for f in settings.checkpoint_fractions}
+    return end, sorted(step for step in marks if step < end)
 
 
 def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = TrainSettings()) -> list[RunResult]:
@@ -175,11 +156,10 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
         raise ValueError("train_group needs specs of one width, batch size and fraction family")
     device = data.train_x.device
     width, batch = specs[0].width, specs[0].batch_size
-    chains = list({s.chain_key: [] for s in specs}.keys())
-    by_chain: dict[tuple, list[RunSpec]] = {key: [] for key in chains}
+    by_chain: dict[tuple, list[RunSpec]] = {}
     for spec in specs:
-        by_chain[spec.chain_key].append(spec)
-    members = [sorted(by_chain[key], key=lambda s: s.fraction) for key in chains]
+        by_chain.setdefault(spec.chain_key, []).append(spec)
+    members = [sorted(chain, key=lambda s: s.fraction) for chain in by_chain.values()]
     heads = [chain[0] for chain in members]  # seed, dropout and LR of each member
     k = len(members)
     started = time.perf_counter()
@@ -195,8 +175,10 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
 
     longest = max(s.fraction for s in specs)
     orders = torch.stack([data.training_order(longest, s.seed, batch) for s in heads])
-    schedule = _schedule(members, data, settings)
-    steps = max(schedule.final)
+    points = {spec: _scoring_steps(spec, data, settings) for spec in specs}
+    final_steps = {end for end, _ in points.values()}
+    scoring_steps = final_steps.union(*(marks for _, marks in points.values()))
+    steps = max(final_steps)
     dropout_generator = torch.Generator(device=device).manual_seed(hash(tuple(s.seed for s in heads)) & 0x7FFFFFFF)
 
     diverged_at = [math.inf] * k  # step at which each member was found diverged
@@ -212,7 +194,7 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
         adam.step(list(grads))
         recent_loss = torch.where(recent_loss < DIVERGED_LOSS, losses.detach(), recent_loss)  # a blow-up sticks
 
-        scoring = step in schedule.steps
+        scoring = step in scoring_steps
         if scoring or step % settings.divergence_check_every == 0:
             bad = ~(recent_loss < DIVERGED_LOSS).cpu()  # NaN compares False: caught too
             for member in bad.nonzero().flatten().tolist():
@@ -222,7 +204,7 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
             if all(d <= step for d in diverged_at):
                 break
         if scoring:
-            scores[step] = evaluate(model, data, settings, full=step in schedule.final)
+            scores[step] = evaluate(model, data, settings, full=step in final_steps)
             seconds[step] = time.perf_counter() - started
 
     synchronize(device)
@@ -233,9 +215,7 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
     results = {}
     for member, chain in enumerate(members):
         for spec in chain:
-            end = _run_steps(data, spec.fraction, batch)
-            marks = sorted(step for step in {_run_steps(data, spec.fraction * f, batch)
-                                             for f in settings.checkpoint_fractions} if step < end)
+            end, marks = points[spec]
             history = [Checkpoint(step * batch, host_scores[step].slice_loss[member], host_scores[step].slice_acc[member])
                        for step in marks if step in host_scores and step < diverged_at[member]]
             is_diverged = diverged_at[member] <= end or end not in host_scores
