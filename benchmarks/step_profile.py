@@ -1,0 +1,100 @@
+"""Where a training step's time goes, per width, and what that means for a budget's grid.
+
+One single-threaded process, as a grid worker runs (batch 64, one member per model).
+For each width of the budget it times a whole training step (forward, backward,
+Adam; without and with dropout) against the second convolution's forward and
+backward alone (mkldnn's ``conv2d``, the step's one big kernel; the first conv is a
+thin matmul on one input channel). Then it adds up the budget's chains: the training
+time the measured steps predict on ``--cores`` workers, against the floor set by
+the second convolution alone. Scoring (forward passes over the validation split)
+is left out of both.
+
+    python benchmarks/step_profile.py [--budget small] [--cores 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import time
+from collections import Counter
+
+import torch
+import torch.nn.functional as F
+
+from pytest_scaling.budgets import get_budget
+from pytest_scaling.device import keep_freed_host_memory
+from pytest_scaling.models import GroupedCNN, init_member
+from pytest_scaling.train import TrainSettings, _Adam
+
+BATCH = 64
+TRAIN_IMAGES = 60_000  # MNIST and Fashion-MNIST alike
+
+
+def best_ms(fn, repeats: int = 3, steps: int = 20) -> float:
+    """Best mean over ``repeats`` rounds: the least disturbed by whatever else the machine runs."""
+    for _ in range(3):
+        fn()
+    rounds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(steps):
+            fn()
+        rounds.append((time.perf_counter() - started) / steps * 1e3)
+    return min(rounds)
+
+
+def step_ms(width: int, dropout: float) -> float:
+    model = GroupedCNN(width, [init_member(width, 0)], torch.tensor([dropout]), torch.device("cpu"))
+    params = model.parameters()
+    adam = _Adam(params, [torch.full_like(p, 1e-3) for p in params], TrainSettings())
+    x, y = torch.randn(1, BATCH, 1, 28, 28), torch.randint(0, 10, (BATCH,))
+    generator = torch.Generator().manual_seed(0)
+
+    def step():
+        loss = F.cross_entropy(model.forward(x, generator)[0], y)
+        adam.step(list(torch.autograd.grad(loss, params)))
+    return best_ms(step)
+
+
+def conv2_ms(width: int) -> float:
+    h = torch.randn(BATCH, width, 14, 14, requires_grad=True)
+    weight = torch.randn(2 * width, width, 3, 3, requires_grad=True)
+    bias = torch.randn(2 * width, requires_grad=True)
+    grad = torch.randn(BATCH, 2 * width, 14, 14)
+    return best_ms(lambda: torch.autograd.grad(F.conv2d(h, weight, bias, padding=1), (h, weight, bias), grad))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget", default="small")
+    parser.add_argument("--cores", type=int, default=2, help="grid workers the totals are divided by")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    keep_freed_host_memory()
+    budget = get_budget(args.budget)
+    # Steps each chain trains: the longest run of each (width, seed, dropout, LR), in batches.
+    chain_steps: Counter = Counter()
+    longest: dict[tuple, float] = {}
+    for spec in budget.all_specs():
+        longest[spec.chain_key] = max(longest.get(spec.chain_key, 0.0), spec.fraction)
+    for key, fraction in longest.items():
+        spec_width, dropout = key[0], key[4]
+        chain_steps[(spec_width, dropout > 0)] += max(1, math.floor(fraction * TRAIN_IMAGES / BATCH + 1e-9))
+
+    print(f"torch {torch.__version__}, 1 thread, batch {BATCH}; ms per training step")
+    print(f"{'width':>5} {'step':>7} {'+dropout':>8} {'conv2':>7} {'conv2 share':>11}")
+    predicted = floor = 0.0
+    for width in sorted({w for w, _ in chain_steps}):
+        plain, dropped, conv = step_ms(width, 0.0), step_ms(width, 0.2), conv2_ms(width)
+        print(f"{width:5d} {plain:7.2f} {dropped:8.2f} {conv:7.2f} {conv / plain:11.0%}", flush=True)
+        for with_dropout, ms in ((False, plain), (True, dropped)):
+            predicted += chain_steps[(width, with_dropout)] * ms / 1e3
+            floor += chain_steps[(width, with_dropout)] * conv / 1e3
+    print(f"{args.budget} grid training on {args.cores} workers (no scoring): {predicted / args.cores / 60:.2f} min "
+          f"predicted from these steps; {floor / args.cores / 60:.2f} min for the second convolutions alone")
+    print(f"conv2_share_of_training: {floor / predicted:.2f}")
+
+
+if __name__ == "__main__":
+    main()
