@@ -57,6 +57,17 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
+def activation_chunk_bytes(device: torch.device) -> int:
+    """How many bytes of activations one evaluation chunk may hold.
+
+    On CPU, chunks stay under glibc's largest mmap threshold so that their memory is
+    reused (:func:`keep_freed_host_memory`): scoring 10k images at width 32 took 1.9 s in
+    32 MiB chunks against 3.3 s in 256 MiB ones. An accelerator wants few, large
+    launches and has the memory for them.
+    """
+    return _MAX_MMAP_THRESHOLD if device.type == "cpu" else 2**30
+
+
 #: glibc's mallopt parameters (malloc.h) and the largest mmap threshold it accepts on 64-bit.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 _MAX_MMAP_THRESHOLD = 32 * 2**20

@@ -23,12 +23,12 @@ import torch
 import torch.nn.functional as F
 
 from pytest_scaling.data import Dataset
-from pytest_scaling.device import keep_freed_host_memory, synchronize
+from pytest_scaling.device import activation_chunk_bytes, keep_freed_host_memory, synchronize
 from pytest_scaling.models import GroupedCNN, fan_in, forward_flops_per_example, count_params, init_member
 from pytest_scaling.runs import Checkpoint, RunResult, RunSpec
 
 #: Bumped whenever a change here or in models.py changes results; part of every cache key.
-TRAINING_CODE_VERSION = "4"
+TRAINING_CODE_VERSION = "5"
 CHANCE_LOSS = math.log(10.0)
 #: A training loss above this (chance is ln 10 ≈ 2.3) means the run has blown up even if still finite.
 DIVERGED_LOSS = 100.0
@@ -44,10 +44,9 @@ class TrainSettings:
     intermediate_val_size: int = 2000
     #: How often (in steps) to look for NaN/inf losses; each look is a host sync on accelerators.
     divergence_check_every: int = 25
-    #: Target bytes of activations per evaluation chunk. Kept under glibc's 32 MiB mmap limit
-    #: (device.keep_freed_host_memory), chunks reuse memory instead of faulting it in: scoring
-    #: 10k images at width 32 took 1.9 s against 3.3 s in 256 MiB chunks.
-    eval_chunk_bytes: int = 32 * 2**20
+    #: Target bytes of activations per evaluation chunk; None: the device's default
+    #: (``device.activation_chunk_bytes``).
+    eval_chunk_bytes: int | None = None
 
 
 def member_learning_rates(spec: RunSpec, width: int) -> dict[str, float]:
@@ -99,13 +98,10 @@ class Scores:
     full_acc: torch.Tensor | None = None
 
 
-def eval_chunk_size(model: GroupedCNN, settings: TrainSettings) -> int:
-    """Images per evaluation chunk: within the memory target, and dividing the intermediate slice, so
-    the slice's scores come out the same whether it is scored alone or as part of the full set."""
+def eval_chunk_size(model: GroupedCNN, settings: TrainSettings, device: torch.device) -> int:
+    """Images per evaluation chunk, within the device's memory target."""
     bytes_per_image = 4 * model.k * 28 * 28 * (9 + 2 * model.width)  # patches, conv1's matmul and bias outputs
-    budget = max(1, settings.eval_chunk_bytes // bytes_per_image)
-    size = settings.intermediate_val_size
-    return size // math.ceil(size / budget) if budget < size else size
+    return max(1, (settings.eval_chunk_bytes or activation_chunk_bytes(device)) // bytes_per_image)
 
 
 @torch.no_grad()
@@ -116,14 +112,16 @@ def evaluate(model: GroupedCNN, data: Dataset, settings: TrainSettings, full: bo
     x, y = data.val_x, data.val_y
     n_slice = min(settings.intermediate_val_size, x.shape[0])
     n = x.shape[0] if full else n_slice
-    chunk = eval_chunk_size(model, settings)
+    chunk = eval_chunk_size(model, settings, x.device)
     loss_sum = torch.zeros(k, device=x.device)
     correct = torch.zeros(k, device=x.device)
     slice_scores = None
-    for start in range(0, n, chunk):
+    # Chunks restart at the slice's end, so the slice is scored by the same chunks whether
+    # it is scored alone or as the start of the full split.
+    for start, stop in [*_chunks(0, n_slice, chunk), *_chunks(n_slice, n, chunk)]:
         if start >= n_slice and slice_scores is None:
             slice_scores = (loss_sum / n_slice, correct / n_slice)
-        xb, yb = x[start:min(start + chunk, n)], y[start:min(start + chunk, n)]
+        xb, yb = x[start:stop], y[start:stop]
         logits = model.forward(xb.unsqueeze(0).expand(k, *xb.shape))
         targets = yb.unsqueeze(0).expand(k, -1)
         loss_sum += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
@@ -133,6 +131,10 @@ def evaluate(model: GroupedCNN, data: Dataset, settings: TrainSettings, full: bo
     if slice_scores is None:
         slice_scores = (loss_sum / n_slice, correct / n_slice)
     return Scores(*slice_scores, *((loss_sum / n, correct / n) if full else ()))
+
+
+def _chunks(start: int, stop: int, size: int) -> list[tuple[int, int]]:
+    return [(i, min(i + size, stop)) for i in range(start, stop, size)]
 
 
 def _run_steps(data: Dataset, fraction: float, batch: int) -> int:

@@ -4,9 +4,11 @@ import math
 import numpy as np
 import pytest
 import scipy.stats
+import torch
 
+from pytest_scaling.models import GroupedCNN, init_member
 from pytest_scaling.runs import RunSpec
-from pytest_scaling.train import TrainSettings, member_learning_rates, train_group
+from pytest_scaling.train import TrainSettings, eval_chunk_size, evaluate, member_learning_rates, train_group
 
 
 def spec(seed=0, width=3, fraction=0.5, **kw):
@@ -97,3 +99,22 @@ def test_mixed_shapes_are_refused(fake_dataset):
         train_group([spec(width=2), spec(width=3)], fake_dataset)
     with pytest.raises(ValueError, match="fraction family"):
         train_group([spec(fraction=0.5), spec(fraction=0.75)], fake_dataset)
+
+
+@pytest.mark.parametrize("chunk_images", [7, 50])  # 7 does not divide the 50-image slice
+def test_slice_scores_are_the_same_alone_and_within_the_full_split(fake_dataset, chunk_images):
+    model = GroupedCNN(8, [init_member(8, 0), init_member(8, 1)], torch.zeros(2), torch.device("cpu"))
+    per_image = 4 * 2 * 28 * 28 * (9 + 2 * 8)
+    settings = TrainSettings(intermediate_val_size=50, eval_chunk_bytes=chunk_images * per_image)
+    assert eval_chunk_size(model, settings, torch.device("cpu")) == chunk_images
+    assert fake_dataset.val_x.shape[0] > 50
+    alone, full = evaluate(model, fake_dataset, settings, full=False), evaluate(model, fake_dataset, settings, full=True)
+    assert torch.equal(alone.slice_loss, full.slice_loss) and torch.equal(alone.slice_acc, full.slice_acc)
+    assert not torch.equal(full.full_loss, full.slice_loss)
+
+
+def test_eval_chunks_are_larger_on_accelerators():
+    model = GroupedCNN(32, [init_member(32, s) for s in range(32)], torch.zeros(32), torch.device("cpu"))
+    settings = TrainSettings()
+    on_cpu = eval_chunk_size(model, settings, torch.device("cpu"))
+    assert eval_chunk_size(model, settings, torch.device("cuda")) > on_cpu >= 1  # only the device's type is read
