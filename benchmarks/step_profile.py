@@ -15,7 +15,6 @@ is left out of both.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from collections import Counter
 
@@ -23,12 +22,12 @@ import torch
 import torch.nn.functional as F
 
 from pytest_scaling.budgets import get_budget
+from pytest_scaling.data import load_dataset, resolve_dataset
 from pytest_scaling.device import keep_freed_host_memory
 from pytest_scaling.models import GroupedCNN, init_member
-from pytest_scaling.train import TrainSettings, _Adam
+from pytest_scaling.train import TrainSettings, _Adam, _run_steps
 
 BATCH = 64
-TRAIN_IMAGES = 60_000  # MNIST and Fashion-MNIST alike
 
 
 def best_ms(fn, repeats: int = 3, steps: int = 20) -> float:
@@ -73,14 +72,12 @@ def main() -> None:
     torch.set_num_threads(1)
     keep_freed_host_memory()
     budget = get_budget(args.budget)
-    # Steps each chain trains: the longest run of each (width, seed, dropout, LR), in batches.
+    data = load_dataset(resolve_dataset(), torch.device("cpu"))  # only for the subset rule (whole batches)
+    # Steps each chain trains: its longest run's, as train_group trains it.
+    longest = {spec.chain_key: spec for spec in sorted(budget.all_specs(), key=lambda s: s.fraction)}
     chain_steps: Counter = Counter()
-    longest: dict[tuple, float] = {}
-    for spec in budget.all_specs():
-        longest[spec.chain_key] = max(longest.get(spec.chain_key, 0.0), spec.fraction)
-    for key, fraction in longest.items():
-        spec_width, dropout = key[0], key[4]
-        chain_steps[(spec_width, dropout > 0)] += max(1, math.floor(fraction * TRAIN_IMAGES / BATCH + 1e-9))
+    for spec in longest.values():
+        chain_steps[(spec.width, spec.dropout > 0)] += _run_steps(data, spec.fraction, spec.batch_size)
 
     print(f"torch {torch.__version__}, 1 thread, batch {BATCH}; ms per training step")
     print(f"{'width':>5} {'step':>7} {'+dropout':>8} {'conv2':>7} {'conv2 share':>11}")

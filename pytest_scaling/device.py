@@ -57,6 +57,11 @@ def synchronize(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
+#: glibc's mallopt parameters (malloc.h) and the largest mmap threshold it accepts on 64-bit.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MAX_MMAP_THRESHOLD = 32 * 2**20
+
+
 def activation_chunk_bytes(device: torch.device) -> int:
     """How many bytes of activations one evaluation chunk may hold.
 
@@ -66,11 +71,6 @@ def activation_chunk_bytes(device: torch.device) -> int:
     launches and has the memory for them.
     """
     return _MAX_MMAP_THRESHOLD if device.type == "cpu" else 2**30
-
-
-#: glibc's mallopt parameters (malloc.h) and the largest mmap threshold it accepts on 64-bit.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MAX_MMAP_THRESHOLD = 32 * 2**20
 
 
 @lru_cache(maxsize=None)

@@ -72,7 +72,9 @@ class _MaxPool2(torch.autograd.Function):
         (c00, c01, c10, c11), (top, bottom), out = _window_max(h)
         # Ties go to the earlier pixel in scan order, as in max_pool2d: strict comparisons only.
         lower = bottom > top
-        right = (c01 > c00).logical_xor_(lower.logical_and((c11 > c10).logical_xor_(c01 > c00)))
+        right_in_top = c01 > c00
+        # right = right_in_bottom where lower else right_in_top, in boolean ops (torch.where on bools is slow here)
+        right = (c11 > c10).logical_xor_(right_in_top).logical_and_(lower).logical_xor_(right_in_top)
         argmax = _corner_index(h.shape[-2], h.shape[-1], h.device) + (lower.to(torch.int64) * h.shape[-1] + right)
         ctx.save_for_backward(h, argmax)
         return out

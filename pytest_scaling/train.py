@@ -24,7 +24,8 @@ import torch.nn.functional as F
 
 from pytest_scaling.data import Dataset
 from pytest_scaling.device import activation_chunk_bytes, keep_freed_host_memory, synchronize
-from pytest_scaling.models import GroupedCNN, fan_in, forward_flops_per_example, count_params, init_member
+from pytest_scaling.models import (IMAGE_SIDE, GroupedCNN, count_params, fan_in, forward_flops_per_example,
+                                   init_member)
 from pytest_scaling.runs import Checkpoint, RunResult, RunSpec
 
 #: Bumped whenever a change here or in models.py changes results; part of every cache key.
@@ -100,7 +101,8 @@ class Scores:
 
 def eval_chunk_size(model: GroupedCNN, settings: TrainSettings, device: torch.device) -> int:
     """Images per evaluation chunk, within the device's memory target."""
-    bytes_per_image = 4 * model.k * 28 * 28 * (9 + 2 * model.width)  # patches, conv1's matmul and bias outputs
+    # float32 3×3 patches, then conv1's matmul and bias outputs: the largest live activations
+    bytes_per_image = 4 * model.k * IMAGE_SIDE ** 2 * (9 + 2 * model.width)
     return max(1, (settings.eval_chunk_bytes or activation_chunk_bytes(device)) // bytes_per_image)
 
 
