@@ -26,6 +26,13 @@ F-test against E = 0 in the record's details) and its α > 0 claimed separately.
 a floor E that the grid approaches, the log-log line bends: the curvature claim is
 then refuted while the saturating α stays confirmed — the finding "a power law with
 an irreducible loss", which is how the exercise's "approximate power law" reads.
+
+Where: every fit here uses the runs inside the compute-limited window (``window="auto"``,
+``pytest_scaling.estimators.design``) and records it. Below it the frontier is the
+smallest width's L(D), above it (the data cap) the full-data L(N) — tested as what it is
+in ``test_per_axis.py`` — and a curvature across those regimes measures the grid's edges,
+not the law. A window with fewer than three interior iso-compute slices makes the claims
+inconclusive, with the change that would widen it.
 """
 
 from pytest_scaling import expect
@@ -38,17 +45,17 @@ N_RESAMPLES_SATURATING = 100  # each resample is a scipy least-squares refit (a 
 
 def test_frontier_loss_falls_with_compute(scaling_grid):
     runs = scaling_grid(dropout=0.0)
-    expect(frontier_slope(runs, n_resamples=N_RESAMPLES), "slope d lnL/d lnC").below(0)
+    expect(frontier_slope(runs, n_resamples=N_RESAMPLES, window="auto"), "slope d lnL/d lnC").below(0)
 
 
 def test_frontier_is_close_to_a_straight_line(scaling_grid):
     runs = scaling_grid(dropout=0.0)
-    est = frontier_curvature(runs, n_resamples=N_RESAMPLES)
+    est = frontier_curvature(runs, n_resamples=N_RESAMPLES, window="auto")
     expect(est, "relative change of the frontier slope").near(0, TOL_CURVATURE)
 
 
 def test_saturating_form_has_a_positive_exponent(scaling_grid):
     """L = E + A·C^−α: α > 0; E and its CI, ΔAIC and the F-test vs E = 0 go to the report."""
     runs = scaling_grid(dropout=0.0)
-    est = saturating_frontier(runs, n_resamples=N_RESAMPLES_SATURATING)
+    est = saturating_frontier(runs, n_resamples=N_RESAMPLES_SATURATING, window="auto")
     expect(est, "α in L = E + A·C^−α").above(0)

@@ -20,14 +20,10 @@ from pytest_scaling import expect
 from pytest_scaling.analysis import lr_fan_in_slope
 
 TOL = 0.25
-_cache = {}
 
 
 def _slope(scaling_grid):
-    key = id(scaling_grid)
-    if key not in _cache:
-        _cache[key] = lr_fan_in_slope(scaling_grid.lr_sweep(), n_resamples=1000)
-    return _cache[key]
+    return scaling_grid.memo("lr: fan_in slope", lambda: lr_fan_in_slope(scaling_grid.lr_sweep(), n_resamples=1000))
 
 
 def test_lr_falls_with_fan_in(scaling_grid):

@@ -219,13 +219,20 @@ def resample_means(cells: Cells, idx: np.ndarray, *, inflate: bool = True,
     return out
 
 
-def resample_means_pooled(cells: Cells, u: np.ndarray, *, inflate: bool = True) -> np.ndarray:
+def resample_means_pooled(cells: Cells, u: np.ndarray, *, inflate: bool = True,
+                          pool: np.ndarray | None = None) -> np.ndarray:
     """``scheme='pooled'``: each cell's k_c seeds are drawn from the residuals of *all* cells.
 
     ``u`` ``[B, C, K]`` uniforms. Assumes the log-space seed noise is the same in
     every configuration; in exchange the noise level is estimated from every run,
     not from 2–3 seeds per cell. Matched cells of two conditions (same layout)
     given the same ``u`` draw the same (configuration, seed) residual: pairing holds.
+
+    ``pool`` ``[C]`` (optional ids) restricts the sharing: a cell draws from the
+    residuals of the multi-seed cells with its own pool id, for when the noise is
+    the same only within groups of cells (an LR sweep: near each width's optimum
+    vs up a divergence wall). A pool without a multi-seed cell draws from every
+    cell's residuals. ``None``: one pool (the default, unchanged).
     """
     m, res = _residuals(cells, inflate)
     C, K, V = res.shape
@@ -234,9 +241,24 @@ def resample_means_pooled(cells: Cells, u: np.ndarray, *, inflate: bool = True) 
     multi = k > 1
     if not np.any(multi):
         raise FitError(_SINGLE_SEED)
-    pool = res[valid & multi[:, None]]  # [P, V]
-    j = np.minimum((u * len(pool)).astype(np.int64), len(pool) - 1)
-    g = pool[j] * valid[None, :, :, None]
+    ok = valid & multi[:, None]
+    flat = res[ok]  # [P, V]
+    if pool is None:
+        j = np.minimum((u * len(flat)).astype(np.int64), len(flat) - 1)
+        g = flat[j] * valid[None, :, :, None]
+        return m[None] + g.sum(axis=2) / k[None, :, None]
+    pid = np.unique(np.asarray(pool), return_inverse=True)[1].reshape(C)
+    row_pid = np.broadcast_to(pid[:, None], ok.shape)[ok]  # pool of each residual in ``flat``
+    order = np.argsort(row_pid, kind="stable")
+    flat = np.concatenate([flat[order], flat])  # sorted by pool, then the whole pool for the fallback
+    size = np.bincount(row_pid, minlength=int(pid.max()) + 1)
+    start = np.concatenate([[0], np.cumsum(size)[:-1]])
+    empty = size == 0
+    start = np.where(empty, len(order), start)
+    size = np.where(empty, len(order), size)
+    n_c, s_c = size[pid], start[pid]  # [C]
+    j = s_c[None, :, None] + np.minimum((u * n_c[None, :, None]).astype(np.int64), n_c[None, :, None] - 1)
+    g = flat[j] * valid[None, :, :, None]
     return m[None] + g.sum(axis=2) / k[None, :, None]
 
 
@@ -383,14 +405,15 @@ def _global_seed_indices(cells: Cells, n_resamples: int, rng) -> np.ndarray:
     return np.broadcast_to(j[:, None, :], (n_resamples, cells.n_cells, K))
 
 
-def _drawer(cells: Cells, scheme: str):
+def _drawer(cells: Cells, scheme: str, pool: np.ndarray | None = None):
     """``draw(rng, B, conditions, inflate)`` → resampled means ``[B, C, V]`` of each aligned condition,
-    all from the same draws (so a paired bootstrap pairs). The layout comes from ``cells``."""
+    all from the same draws (so a paired bootstrap pairs). The layout comes from ``cells``;
+    ``pool``: see :func:`resample_means_pooled` (``scheme='pooled'`` only)."""
     C, K = cells.n_cells, int(cells.counts.max())
     if scheme == "pooled":
         def draw(rng, b, conds, inflate):
             u = rng.random((b, C, K))
-            return [resample_means_pooled(x, u, inflate=inflate) for x in conds]
+            return [resample_means_pooled(x, u, inflate=inflate, pool=pool) for x in conds]
     elif scheme == "chain-pooled":
         plan = _chain_pool(cells)
 
@@ -411,14 +434,21 @@ def _drawer(cells: Cells, scheme: str):
 
 
 def seed_bootstrap(cells: Cells, statistic: Statistic, *, n_resamples: int = 2000, seed: int = 0,
-                   scheme: str = "auto", inflate: bool = True, chunk: int = 1000) -> BootstrapResult:
-    """Bootstrap ``statistic`` over seeds; deterministic given ``seed``."""
+                   scheme: str = "auto", inflate: bool = True, chunk: int = 1000,
+                   pool: np.ndarray | None = None) -> BootstrapResult:
+    """Bootstrap ``statistic`` over seeds; deterministic given ``seed``.
+
+    ``pool`` ``[C]`` (optional): residual-pool ids for ``scheme='pooled'`` — cells share
+    residuals only within a pool (see :func:`resample_means_pooled`); other schemes ignore it.
+    """
     scheme = resolve_scheme(scheme, cells)
     if n_resamples < 2:
         raise FitError("a bootstrap needs at least 2 resamples (default 2000).")
+    if pool is not None and np.shape(pool) != (cells.n_cells,):
+        raise ValueError(f"pool must give one id per cell ({cells.n_cells}), got shape {np.shape(pool)}")
     point = float(np.asarray(statistic(cells.means()[None]))[0])
     rng = np.random.default_rng(seed)
-    draw = _drawer(cells, scheme)
+    draw = _drawer(cells, scheme, pool)
     out = []
     for start in range(0, n_resamples, chunk):
         b = min(chunk, n_resamples - start)

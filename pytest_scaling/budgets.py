@@ -54,6 +54,28 @@ class Budget:
                 f"= {len(self.sweep_specs())} runs")
 
 
+#: Seeds past which "more seeds" is not a practical prescription.
+PRACTICAL_SEEDS = 20
+
+
+def budget_for_seeds(budget: Budget, factor: float) -> str:
+    """The budget that gives ``factor`` × this budget's seeds: a built-in one when it holds this
+    budget's widths and fractions and enough seeds, else a one-line definition for the ini."""
+    import math
+
+    have = len(budget.seeds)
+    if not math.isfinite(factor) or factor * have > PRACTICAL_SEEDS:
+        return (f"more than {PRACTICAL_SEEDS} seeds: seeds alone will not decide it at this estimate; "
+                f"a wider compute range or a less noisy estimator would")
+    need = max(have + 1, math.ceil(factor * have))
+    for other in BUILTIN_BUDGETS.values():
+        if (len(other.seeds) >= need and set(budget.widths) <= set(other.widths)
+                and set(budget.fractions) <= set(other.fractions)):
+            return f"{need} seeds: --scaling-budget={other.name} ({len(other.seeds)} seeds)"
+    seeds = ",".join(str(s) for s in range(need))
+    return f"{need} seeds: add to scaling_budgets the line '{budget.name}{need}: parent={budget.name} seeds={seeds}'"
+
+
 def _fmt(values) -> str:
     return ",".join(f"{v:g}" for v in values)
 

@@ -33,7 +33,7 @@ import scipy.stats
 from pytest_scaling.errors import FitError
 
 __all__ = ["Estimate", "Expectation", "ClaimRecord", "expect", "configure", "settings", "take_records",
-           "holm_adjust", "holm"]
+           "holm_adjust", "holm", "record_undecided", "seeds_factor"]
 
 
 # --------------------------------------------------------------------------- Estimate
@@ -57,6 +57,8 @@ class Estimate:
     n_resamples: int | None = None
     reason: str = ""
     details: dict = field(default_factory=dict, repr=False)
+    #: With a ``reason``: the smallest change to the design that would decide a claim on it.
+    to_decide: str = ""
 
     def __post_init__(self):
         if not math.isfinite(self.value):
@@ -171,9 +173,9 @@ class ClaimRecord:
     nodeid: str
     name: str
     quantity: str
-    estimate: float
-    ci_low: float
-    ci_high: float
+    estimate: float | None  # None: the budget could not produce an estimate (see reason)
+    ci_low: float | None
+    ci_high: float | None
     confidence: float
     method: str
     n_resamples: int | None
@@ -185,6 +187,10 @@ class ClaimRecord:
     details: dict
     adjusted_p: float | None = None  # set by holm_adjust
     adjusted_verdict: str | None = None  # set by holm_adjust
+    #: The compute range [C_lo, C_hi] the estimate used (the compute-limited window), None: all runs.
+    window: list | None = None
+    #: When inconclusive: the smallest change that would decide it, in one line.
+    to_decide: str = ""
 
     def to_dict(self) -> dict:
         return _jsonable(dataclasses.asdict(self))
@@ -279,11 +285,20 @@ class Expectation:
         details = dict(est.details)
         details.update(p_refute=p_ref, nominal_confidence=settings.confidence, family_size=settings.family_size,
                        region=[low, high], flagged=bool(est.reason))
+        to_decide = ""
+        if verdict == "inconclusive":
+            if est.reason:
+                to_decide = est.to_decide or "remove the cause above (the estimate is flagged, more seeds will not help)"
+            else:
+                factor = seeds_factor(est.value, lo, hi, low, high, level)
+                details["seeds_factor"] = factor
+                to_decide = _seeds_words(factor, lo, hi, est.value, low, high)
+        window = details.get("window")
         rec = ClaimRecord(
             nodeid=self.nodeid, name=self.claim, quantity=self.quantity, estimate=float(est.value),
             ci_low=lo, ci_high=hi, confidence=level, method=est.method, n_resamples=est.n_resamples,
             expected=expected, verdict=verdict, runs=int(est.runs), p_value=p, reason=reason,
-            details=_jsonable(details),
+            details=_jsonable(details), window=_jsonable(window), to_decide=to_decide,
         )
         _records.append(rec)
         if verdict == "confirmed":
@@ -299,9 +314,50 @@ class Expectation:
     @staticmethod
     def _message(r: ClaimRecord) -> str:
         res = f", {r.n_resamples} resamples" if r.n_resamples else ""
+        decide = f"; to decide: {r.to_decide}" if r.to_decide else ""
         return (f"{r.verdict}: {r.quantity} = {_fmt(r.estimate)}, {r.confidence:.4g} CI "
                 f"[{_fmt(r.ci_low)}, {_fmt(r.ci_high)}], expected {r.expected} "
-                f"({r.method}{res}, {r.runs} runs) — {r.reason}")
+                f"({r.method}{res}, {r.runs} runs) — {r.reason}{decide}")
+
+
+#: Power asked of "what would decide": the prescribed design decides the claim this often when the
+#: truth is the current estimate (z of 0.8 = 0.84).
+DECIDE_POWER = 0.8
+
+
+def seeds_factor(value: float, lo: float, hi: float, low: float, high: float, level: float) -> float:
+    """How many times today's seeds would decide the claim with probability ``DECIDE_POWER``.
+
+    A seed bootstrap's CI half-width h shrinks as 1/sqrt(seeds). At the estimate θ, the claim is
+    decided when the CI clears the nearest boundary b of its region (confirming or refuting),
+    i.e. when (z_level + z_power)·se' < |θ − b| with se' = (h / z_level)·sqrt(n/n'). Hence
+    n'/n = ((z_level + z_power) · h / (z_level · |θ − b|))². Inf when θ sits on a boundary."""
+    bounds = [b for b in (low, high) if math.isfinite(b)]
+    distance = min(abs(value - b) for b in bounds) if bounds else math.inf
+    z_level = scipy.stats.norm.ppf(0.5 + level / 2)
+    z_power = scipy.stats.norm.ppf(DECIDE_POWER)
+    half = (hi - lo) / 2
+    if distance == 0:
+        return math.inf
+    return float(((z_level + z_power) * half / (z_level * distance)) ** 2)
+
+
+def _seeds_words(factor: float, lo: float, hi: float, value: float, low: float, high: float) -> str:
+    if not math.isfinite(factor):
+        return "the estimate sits on the region's boundary: no number of seeds decides it at this estimate"
+    return (f"≈{factor:.1f}× today's seeds (CI half-width {(hi - lo) / 2:.3g} must clear the nearest boundary, "
+            f"{min(abs(value - b) for b in (low, high) if math.isfinite(b)):.3g} away, with "
+            f"{DECIDE_POWER:.0%} power; CIs shrink as 1/√seeds)")
+
+
+def record_undecided(nodeid: str, name: str, reason: str, to_decide: str = "") -> ClaimRecord:
+    """Record a claim whose estimate this budget cannot produce (a FitError): inconclusive, no number."""
+    rec = ClaimRecord(nodeid=nodeid, name=name, quantity=name, estimate=None, ci_low=None, ci_high=None,
+                      confidence=settings.level, method="", n_resamples=None, expected="", verdict="inconclusive",
+                      runs=0, p_value=None, reason=reason, details={"flagged": True},
+                      to_decide=to_decide or "a larger budget (more widths, fractions or seeds): see the reason")
+    _records.append(rec)
+    return rec
 
 
 def expect(estimate: Estimate, quantity: str | None = None, claim: str | None = None) -> Expectation:

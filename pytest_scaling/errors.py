@@ -22,4 +22,9 @@ class CacheError(ScalingError):
 
 
 class FitError(ScalingError, ValueError):
-    """Degenerate input for a fit or a bootstrap."""
+    """Degenerate input for a fit or a bootstrap. ``to_decide``: the design change that would give
+    the fit what it lacks (shown with the inconclusive verdict)."""
+
+    def __init__(self, message: str = "", to_decide: str = ""):
+        super().__init__(message)
+        self.to_decide = to_decide

@@ -23,6 +23,7 @@ __all__ = [
     "fit_power_law", "fit_saturating", "frontier", "fit_chinchilla", "chinchilla_objective",
     "chinchilla_grid", "batched_lbfgs", "fit_isoflop_parabola", "fit_lr_optimum",
     "absolute_relative_error", "lr_window", "frontier_mask_batched", "fit_chinchilla_batched",
+    "lr_level_weights", "lr_vertex",
 ]
 
 
@@ -588,11 +589,62 @@ def lr_window(k, n: int, half_window: int):
     return lo, lo + m
 
 
-def fit_lr_optimum(lr, loss, half_window: int = 2, log_loss: bool = True) -> LROptimum:
-    """Parabola in ln LR through the best point and up to ``half_window`` neighbours
-    each side; never the raw argmin. The optimum is flagged ``at_edge`` when the best
-    point is the smallest/largest LR swept, or the parabola's vertex falls outside the
-    swept range, or the fit is not convex — the sweep then does not bracket it."""
+#: Default window of the LR vertex fit: points up to 0.3 nats (of ln loss) above the sweep's minimum.
+LR_LEVEL = 0.3
+
+
+def lr_level_weights(y, level: float = LR_LEVEL):
+    """Weights of an LR sweep's points in the vertex fit, chosen by level above the minimum.
+
+    ``y`` ``[..., n]``: (ln) losses in LR order. A point ``h = y − min y`` above the
+    minimum weighs ``(1 − (h/level)²)²`` (Tukey's biweight in the level), 0 from
+    ``level`` up; the best point's two neighbours weigh at least 0.05, so ≥3 points
+    always determine the parabola. A window by level, not by a count of points,
+    keeps a divergence wall (the loss rising steeply a factor of 2 above LR*) out of
+    the fit however the optimum falls on the grid, and its smooth edge means a point
+    crossing the level moves the vertex a little rather than by a jump.
+    Returns ``(weights [..., n], argmin [...])``.
+    """
+    y = np.asarray(y, float)
+    n = y.shape[-1]
+    k = np.argmin(y, axis=-1)
+    h = y - np.take_along_axis(y, k[..., None], axis=-1)
+    w = np.clip(1.0 - (h / level) ** 2, 0.0, None) ** 2
+    lo = np.clip(k - 1, 0, max(n - 3, 0))[..., None]
+    ar = np.arange(n)
+    neighbour = (ar >= lo) & (ar < lo + 3)
+    return np.where(neighbour, np.maximum(w, 0.05), w), k
+
+
+def lr_vertex(u, y, w, k):
+    """Vertex of the weighted parabola in ``u`` (ln LR) through ``y`` ``[B, n]`` with weights ``w``.
+
+    Returns ``(v [B], c2 [B])``: where the parabola is not convex (``c2 ≤ 0``) the vertex
+    is the best swept point ``u[k]``; it is clipped to the swept range either way.
+    """
+    u = np.asarray(u, float)
+    y = np.atleast_2d(np.asarray(y, float))
+    w = np.broadcast_to(np.asarray(w, float), y.shape)
+    X = np.stack([np.ones_like(u), u, u * u], -1)  # [n, 3]
+    xtwx = np.einsum("bk,ki,kj->bij", w, X, X)
+    xtwy = np.einsum("bk,ki,bk->bi", w, X, y)
+    c = np.linalg.solve(xtwx, xtwy[..., None])[..., 0]
+    convex = c[:, 2] > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.where(convex, -c[:, 1] / (2 * np.where(convex, c[:, 2], 1)), u[np.asarray(k)])
+    return np.clip(v, u[0], u[-1]), c[:, 2]
+
+
+def fit_lr_optimum(lr, loss, half_window: int = 2, log_loss: bool = True,
+                   level: float | None = None) -> LROptimum:
+    """Parabola in ln LR around the best point; never the raw argmin.
+
+    ``level`` (in the units fitted: nats of ln loss by default): weight the points by
+    their height above the minimum (:func:`lr_level_weights`); ``None``: the best point
+    and up to ``half_window`` neighbours each side. The optimum is flagged ``at_edge``
+    when the best point is the smallest/largest LR swept, or the parabola's vertex
+    falls outside the swept range, or the fit is not convex — the sweep then does not
+    bracket it."""
     lr = _positive("lr", _as_1d("lr", lr))
     L = _positive("loss", _as_1d("loss", loss))
     # average repeats (seeds) at the same LR
@@ -602,8 +654,15 @@ def fit_lr_optimum(lr, loss, half_window: int = 2, log_loss: bool = True) -> LRO
     _enough(ulr.size, 3, "an LR optimum (distinct learning rates)")
     u = np.log(ulr)
     k = int(np.argmin(ym))
-    lo, hi = lr_window(k, ulr.size, half_window)
-    c2, c1, _ = np.polyfit(u[lo:hi], ym[lo:hi], 2)
+    if level is None:
+        lo, hi = lr_window(k, ulr.size, half_window)
+        c2, c1, _ = np.polyfit(u[lo:hi], ym[lo:hi], 2)
+        v_raw = -c1 / (2 * c2) if c2 > 0 else u[k]
+    else:
+        w, _ = lr_level_weights(ym, level)
+        X = np.stack([np.ones_like(u), u, u * u], -1)
+        _, c1, c2 = np.linalg.solve(X.T @ (w[:, None] * X), X.T @ (w * ym))
+        v_raw = -c1 / (2 * c2) if c2 > 0 else u[k]
     reason = ""
     if k == 0 or k == ulr.size - 1:
         reason = f"best LR is the sweep's {'smallest' if k == 0 else 'largest'} value ({ulr[k]:g})"
@@ -611,7 +670,7 @@ def fit_lr_optimum(lr, loss, half_window: int = 2, log_loss: bool = True) -> LRO
         v = u[k]
         reason = reason or "the loss around the best LR is not convex"
     else:
-        v = -c1 / (2 * c2)
+        v = v_raw
         if not (u[0] <= v <= u[-1]):
             reason = reason or f"the fitted optimum {np.exp(v):.3g} lies outside the sweep [{ulr[0]:g}, {ulr[-1]:g}]"
             v = float(np.clip(v, u[0], u[-1]))

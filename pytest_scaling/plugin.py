@@ -227,6 +227,7 @@ class ScalingGrid:
 
     def __init__(self, session):
         self._session = session
+        self._memo: dict = {}
 
     @property
     def budget(self):
@@ -238,6 +239,20 @@ class ScalingGrid:
 
     def lr_sweep(self, widths=None):
         return self._checked(lambda: self._session.lr_sweep(widths))
+
+    def memo(self, key, compute):
+        """``compute()`` once per session and key: claims that share an estimate (a joint bootstrap,
+        one LR sweep) ask for it by name. A FitError is kept and raised again for every claim."""
+        from pytest_scaling.errors import FitError
+
+        if key not in self._memo:
+            try:
+                self._memo[key] = compute()
+            except FitError as error:
+                self._memo[key] = error
+        if isinstance(self._memo[key], FitError):
+            raise self._memo[key]
+        return self._memo[key]
 
     def _checked(self, get):
         try:
@@ -267,7 +282,11 @@ def pytest_runtest_call(item: pytest.Item):
     except FitError as error:
         if not _uses_scaling(item):
             raise
-        message = f"inconclusive: this budget cannot decide ({error})"
+        from pytest_scaling import claims
+
+        record = claims.record_undecided(item.nodeid, item.name, f"this budget cannot decide: {error}",
+                                         getattr(error, "to_decide", ""))
+        message = f"inconclusive: {record.reason}; to decide: {record.to_decide}"
         if item.config.stash[state_key].strict:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
@@ -279,8 +298,14 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     # pytest-xdist's controller read); the state collects them from there, once.
     from pytest_scaling import claims
 
+    budget = item.config.stash[state_key].session.budget
     for record in claims.take_records():
         data = record.to_dict()
+        factor = data["details"].get("seeds_factor")
+        if factor is not None:
+            from pytest_scaling.budgets import budget_for_seeds
+
+            data["to_decide"] = f"{data['to_decide']}: {budget_for_seeds(budget, factor)}"
         item.user_properties.append((CLAIM_PROPERTY, json.dumps(data, default=str)))
         prefix = f"scaling.{data['quantity']}"
         item.user_properties.extend([
@@ -308,11 +333,32 @@ def _meta(state: ScalingState) -> dict:
     except ScalingError:
         dataset = "unavailable"
     meta = {"budget": session.budget.name, "dataset": dataset, "device": session.options.device,
-            "cache_dir": str(session.store.directory), "confidence": state.confidence}
+            "cache_dir": str(session.store.directory), "confidence": state.confidence,
+            "design": _design(state)}
     if session._device is not None:
         meta["device"] = str(session._device)
     meta.update(_totals(state))
     return meta
+
+
+def _design(state: ScalingState) -> dict | None:
+    """The design diagnosis of the main grid without dropout (what binds where, the window), from
+    cached runs only; None when there are none or they cannot be diagnosed."""
+    if getattr(state, "design", False) is not False:
+        return state.design
+    from pytest_scaling.errors import FitError
+
+    state.design = None
+    try:
+        session = state.session if state.session.options.import_csv else state.session.with_options(no_train=True)
+        runs = session.main_grid(dropout=0.0).where(lr_mult=1.0)
+        if len(runs):
+            from pytest_scaling.estimators.design import diagnose
+
+            state.design = diagnose(runs).to_dict()
+    except (ScalingError, FitError):
+        pass
+    return state.design
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:

@@ -21,8 +21,10 @@ import numpy as np
 CSV_COLUMNS = (
     "width", "params", "dropout", "lr_mult", "lr_scale", "fraction", "examples", "seed",
     "batch_size", "flops_per_example", "flops", "val_loss", "val_acc", "diverged",
-    "collapsed", "train_seconds", "checkpoints",
+    "collapsed", "train_seconds", "checkpoints", "slice_loss", "slice_acc",
 )
+#: Columns an older CSV may lack; they import as NaN.
+OPTIONAL_CSV_COLUMNS = ("flops", "slice_loss", "slice_acc")
 
 
 @dataclass(frozen=True, order=True)
@@ -82,6 +84,10 @@ class RunResult:
     collapsed: bool = False
     train_seconds: float = 0.0
     checkpoints: tuple[Checkpoint, ...] = field(default_factory=tuple)
+    #: The final state scored on the validation slice the checkpoints use (NaN in older records),
+    #: so a trajectory is scored by one yardstick from start to end.
+    slice_loss: float = math.nan
+    slice_acc: float = math.nan
 
     @property
     def flops(self) -> float:
@@ -102,6 +108,7 @@ class RunResult:
             "flops_per_example": self.flops_per_example, "flops": self.flops,
             "val_loss": self.val_loss, "val_acc": self.val_acc, "diverged": self.diverged,
             "collapsed": self.collapsed, "train_seconds": self.train_seconds,
+            "slice_loss": self.slice_loss, "slice_acc": self.slice_acc,
             "checkpoints": np.array(
                 [(c.examples, c.val_loss, c.val_acc) for c in self.checkpoints], dtype=float
             ).reshape(-1, 3),
@@ -193,7 +200,7 @@ class RunTable(Sequence[RunResult]):
     def from_csv(cls, text: str) -> "RunTable":
         runs = []
         for row in csv.DictReader(io.StringIO(text)):
-            missing = set(CSV_COLUMNS) - set(row) - {"flops"}
+            missing = set(CSV_COLUMNS) - set(row) - set(OPTIONAL_CSV_COLUMNS)
             if missing:
                 raise ValueError(f"CSV lacks columns: {', '.join(sorted(missing))}")
             spec = RunSpec(
@@ -207,5 +214,6 @@ class RunTable(Sequence[RunResult]):
                 examples=int(row["examples"]), val_loss=float(row["val_loss"]), val_acc=float(row["val_acc"]),
                 diverged=row["diverged"] == "True", collapsed=row["collapsed"] == "True",
                 train_seconds=float(row["train_seconds"]), checkpoints=ckpts,
+                slice_loss=float(row.get("slice_loss") or "nan"), slice_acc=float(row.get("slice_acc") or "nan"),
             ))
         return cls(runs)

@@ -29,7 +29,7 @@ from pytest_scaling.models import (IMAGE_SIDE, GroupedCNN, count_params, fan_in,
 from pytest_scaling.runs import Checkpoint, RunResult, RunSpec
 
 #: Bumped whenever a change here or in models.py changes results; part of every cache key.
-TRAINING_CODE_VERSION = "5"
+TRAINING_CODE_VERSION = "6"
 CHANCE_LOSS = math.log(10.0)
 #: A training loss above this (chance is ln 10 ≈ 2.3) means the run has blown up even if still finite.
 DIVERGED_LOSS = 100.0
@@ -39,8 +39,11 @@ DIVERGED_LOSS = 100.0
 class TrainSettings:
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
-    #: Intermediate checkpoints, as fractions of the run's steps (log-spaced); the end is always one.
-    checkpoint_fractions: tuple[float, ...] = (1 / 8, 1 / 4, 1 / 2)
+    #: Intermediate checkpoints, as fractions of the run's steps: every half-octave down to 1/512
+    #: (the end is always one). With chains these land on the same steps for every run of a chain,
+    #: so the longest run traces each width's loss along its whole trajectory: the iso-compute
+    #: profiles (``estimators.design``) compare every width at the same compute from them.
+    checkpoint_fractions: tuple[float, ...] = tuple(2.0 ** (-j / 2) for j in range(1, 19))
     #: Intermediate checkpoints score a fixed slice of the validation split; the final one, all of it.
     intermediate_val_size: int = 2000
     #: How often (in steps) to look for NaN/inf losses; each look is a host sync on accelerators.
@@ -146,7 +149,8 @@ def _run_steps(data: Dataset, fraction: float, batch: int) -> int:
 def _scoring_steps(spec: RunSpec, data: Dataset, settings: TrainSettings) -> tuple[int, list[int]]:
     """A run's last step (scored on the full split) and its checkpoint steps before it (the slice)."""
     end = _run_steps(data, spec.fraction, spec.batch_size)
-    marks = {_run_steps(data, spec.fraction * f, spec.batch_size) for f in settings.checkpoint_fractions}
+    marks = {data.subset_size(spec.fraction * f, spec.batch_size) // spec.batch_size
+             for f in settings.checkpoint_fractions if spec.fraction * f * data.n_train >= spec.batch_size}
     return end, sorted(step for step in marks if step < end)
 
 
@@ -156,7 +160,7 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
     A chain is one (width, seed, dropout, LR) trained once to its largest fraction;
     each shorter run of it is the chain's state where that run's data end
     (``Dataset.training_order``), scored there on the full validation split, with
-    its intermediate checkpoints at 1/8, 1/4 and 1/2 of its own steps.
+    its intermediate checkpoints (on the validation slice) every half-octave of its own steps.
     """
     if len({s.group_key for s in specs}) != 1:
         raise ValueError("train_group needs specs of one width, batch size and fraction family")
@@ -231,11 +235,14 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
                 final = host_scores[end]
                 history.append(Checkpoint(end * batch, final.full_loss[member], final.full_acc[member]))
             loss, acc = (history[-1].val_loss, history[-1].val_acc) if not is_diverged else (math.nan, math.nan)
+            slice_loss, slice_acc = ((host_scores[end].slice_loss[member], host_scores[end].slice_acc[member])
+                                     if not is_diverged else (math.nan, math.nan))
             is_diverged = is_diverged or not math.isfinite(loss)
             collapsed = (not is_diverged) and loss > CHANCE_LOSS - 0.05 and acc < 0.2
             results[spec] = RunResult(
                 spec=spec, params=count_params(width), flops_per_example=flops_per_example, examples=end * batch,
                 val_loss=loss, val_acc=acc, diverged=is_diverged, collapsed=collapsed,
                 train_seconds=seconds.get(end, elapsed) / k, checkpoints=tuple(history),
+                slice_loss=slice_loss, slice_acc=slice_acc,
             )
     return [results[spec] for spec in specs]

@@ -24,10 +24,21 @@ def test_one_epoch_and_checkpoints(fake_dataset):
     assert (result.val_loss, result.val_acc) == (result.checkpoints[-1].val_loss, result.checkpoints[-1].val_acc)
 
 
-def test_checkpoints_sit_at_halvings_of_the_run(fake_dataset):
-    """Checkpoints at 1/8, 1/4, 1/2 of the run's data, rounded down to whole batches (at least one)."""
+def test_checkpoints_sit_at_half_octaves_of_the_run(fake_dataset):
+    """Checkpoints at 2^(-j/2) of the run's data, rounded down to whole batches, at least one batch."""
     (result,) = train_group([spec(fraction=1.0)], fake_dataset)  # 640 images = 10 batches of 64
-    assert [c.examples for c in result.checkpoints] == [64, 128, 320, 640]
+    # 10 · 2^(-j/2) = 7.07, 5, 3.54, 2.5, 1.77, 1.25 batches (0.88 is under one batch)
+    assert [c.examples for c in result.checkpoints] == [64, 128, 192, 320, 448, 640]
+
+
+def test_a_shorter_runs_slice_score_is_the_longer_runs_checkpoint(fake_dataset):
+    """The end of run f/2, scored on the validation slice, is the checkpoint of run f at the same step:
+    one trajectory is scored by one yardstick (what the iso-compute profiles read)."""
+    long, half = spec(fraction=1.0, seed=2), spec(fraction=0.5, seed=2)
+    results = {r.spec: r for r in train_group([long, half], fake_dataset)}
+    at_half = {c.examples: c for c in results[long].checkpoints}[results[half].examples]
+    assert (at_half.val_loss, at_half.val_acc) == (results[half].slice_loss, results[half].slice_acc)
+    assert math.isfinite(results[long].slice_loss)
 
 
 def test_a_shorter_run_is_exactly_the_start_of_its_chain(fake_dataset):

@@ -1,0 +1,348 @@
+"""γ in N_opt ∝ C^γ by Chinchilla's three approaches (envelope, IsoFLOP, parametric)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from pytest_scaling import fits
+from pytest_scaling.bootstrap import Cells, seed_bootstrap
+from pytest_scaling.claims import Estimate
+from pytest_scaling.errors import FitError
+from pytest_scaling.estimators.design import WindowChoice, cells_for_slices, choose_window, in_window, profiles
+from pytest_scaling.estimators.common import _fit_region, _flops_exponent, _ols_slope_batched, _run, _scheme_name
+
+
+def _iso_levels(cells: Cells) -> tuple[np.ndarray, str]:
+    """Iso-compute slice of each cell: the grid diagonal (one width step up = one fraction step down,
+    compute ≈ ×2 each) when the grid has that shape, else bins of one octave in compute."""
+    w, fr = cells.design["width"], cells.design["fraction"]
+    uw, uf = np.unique(w), np.unique(fr)[::-1]
+    rw = uw[1:] / uw[:-1] if uw.size > 1 else np.array([np.sqrt(2)])
+    rf = uf[:-1] / uf[1:] if uf.size > 1 else np.array([2.0])
+    if np.all(np.abs(np.log(rw) / np.log(np.sqrt(2)) - 1) < 0.35) and np.all(np.abs(rf / 2 - 1) < 0.05):
+        i = np.searchsorted(uw, w)
+        j = np.searchsorted(-uf, -fr)
+        return i - j, "grid diagonals"
+    return np.round(np.log2(cells.design["flops"])).astype(int), "octave bins of compute"
+
+
+def _optimum_stat(cells: Cells, size: str = "params", approach: str = "isoflop", min_points: int = 4,
+                  drop_edge: bool = False, starts: np.ndarray | None = None, bounds: tuple | None = None, **_):
+    """Builder for γ. Cells with trajectories (``design.trajectory_cells``) give iso-compute
+    profiles (:func:`_profile_optimum_stat`, slices with compute in ``bounds``); plain cells
+    give the grid's diagonals (restricted to ``bounds`` as cells)."""
+    if size not in ("params", "width"):
+        raise ValueError(f"size must be 'params' or 'width', got {size!r}")
+    if approach == "parametric":
+        return _parametric_stat(cells, size, starts)
+    if approach not in ("envelope", "isoflop"):
+        raise ValueError(f"approach must be 'envelope', 'isoflop' or 'parametric', got {approach!r}")
+    if "traj_examples" in cells.design:
+        return _profile_optimum_stat(cells, size, approach, bounds)
+    if bounds is not None:
+        cells = in_window(cells, bounds)
+    lnN = np.log(cells.design[size])
+    lnC = np.log(cells.design["flops"])
+    lev, how = _iso_levels(cells)
+    m = cells.means()[:, 0]
+    slices, dropped = [], []
+    for L in np.unique(lev):
+        idx = np.flatnonzero(lev == L)
+        idx = idx[np.argsort(lnN[idx])]
+        if np.unique(lnN[idx]).size < min_points:
+            continue
+        u = lnN[idx]
+        if approach == "envelope":
+            k = int(np.argmin(m[idx]))
+            ok = 0 < k < idx.size - 1
+        else:
+            pf = fits.fit_isoflop_parabola(np.exp(u), np.exp(m[idx]))
+            ok = pf.interior
+        if not ok:
+            dropped.append(float(np.mean(lnC[idx])))
+        if ok or not drop_edge:
+            slices.append((idx, float(np.mean(lnC[idx]))))
+    if len(slices) < 3:
+        raise FitError(
+            f"only {len(slices)} iso-compute slice(s) have {min_points}+ sizes"
+            f"{' with an interior optimum' if drop_edge else ''}; γ needs ≥3. "
+            f"Add larger and smaller models per compute level (a larger budget)."
+        )
+    xC = np.array([c for _, c in slices])
+    prep = []
+    for idx, _ in slices:
+        u = lnN[idx]
+        uc = u - u.mean()
+        X = np.stack([np.ones_like(uc), uc, uc ** 2], 1)
+        prep.append((idx, u, uc, np.linalg.pinv(X)))
+
+    def optima(M):
+        out = np.empty((M.shape[0], len(prep)))
+        for j, (idx, u, uc, P) in enumerate(prep):
+            Y = M[:, idx, 0]
+            if approach == "envelope":
+                out[:, j] = u[np.argmin(Y, axis=1)]
+                continue
+            c0, c1, c2 = (Y @ P.T).T
+            with np.errstate(divide="ignore", invalid="ignore"):
+                v = np.where(c2 > 0, -c1 / (2 * np.where(c2 > 0, c2, 1)), np.nan)
+            lo_f = c1 * uc[0] + c2 * uc[0] ** 2
+            hi_f = c1 * uc[-1] + c2 * uc[-1] ** 2
+            v = np.where(np.isnan(v), np.where(lo_f <= hi_f, uc[0], uc[-1]), v)
+            out[:, j] = np.clip(v, uc[0], uc[-1]) + u.mean()
+        return out
+
+    def stat(M):
+        return _ols_slope_batched(xC, optima(M))
+
+    pts = optima(cells.means()[None])[0]
+    line = fits.fit_power_law(np.exp(xC), np.exp(pts)) if np.unique(pts).size > 1 else None
+    info = {"levels": how, "slices_used": len(slices), "slices_optimum_at_edge": len(dropped),
+            "slice_compute": np.exp(xC).tolist(),
+            "nopt_points": {approach: [[float(c), float(n)] for c, n in zip(np.exp(xC), np.exp(pts))]}}
+    if line is not None:
+        info["nopt_fits"] = {approach: {"slope": line.slope, "prefactor": line.prefactor}}
+    reason = ""
+    if not drop_edge and 2 * len(dropped) > len(slices):
+        reason = (f"{len(dropped)} of {len(slices)} iso-compute slices have their optimum at the smallest or "
+                  f"largest size: the grid does not bracket N_opt")
+    return stat, info, reason
+
+
+#: Widths each side of a slice's best width that its IsoFLOP parabola is fitted to: the profile
+#: away from its minimum is not a parabola, and a fit over the whole slice would pull the vertex.
+PARABOLA_HALF_WIDTH = 2
+
+
+def _profile_optimum_stat(cells: Cells, size: str, approach: str, bounds: tuple | None):
+    """γ from iso-compute profiles (``design.profiles``): per half-octave slice with compute in
+    ``bounds``, the best width (envelope) or the vertex of a parabola in ln N fitted to the
+    ``PARABOLA_HALF_WIDTH`` widths each side of the best one (isoflop); then ln N_opt on ln C.
+    The slices and each parabola's widths are fixed from the point estimate, so every resample
+    fits the same design."""
+    prof = profiles(cells, size)
+    sel = np.ones(prof.compute.size, bool)
+    if bounds is not None:
+        sel = (prof.compute >= bounds[0] * (1 - 1e-9)) & (prof.compute <= bounds[1] * (1 + 1e-9))
+    sel = np.flatnonzero(sel)
+    point = prof.values(cells.means()[None])[0]
+    lnN = np.log(prof.size)
+    slices, edges = [], 0
+    for s in sel:
+        idx = np.flatnonzero(prof.present[s])
+        k = int(np.argmin(point[s, idx]))
+        edges += not 0 < k < idx.size - 1
+        lo = int(np.clip(k - PARABOLA_HALF_WIDTH, 0, max(0, idx.size - 3)))
+        hi = int(min(idx.size, max(lo + 3, k + PARABOLA_HALF_WIDTH + 1)))
+        fit_idx = idx[lo:hi] if approach == "isoflop" else idx
+        u = lnN[fit_idx]
+        uc = u - u.mean()
+        X = np.stack([np.ones_like(uc), uc, uc ** 2], 1)
+        slices.append((s, fit_idx, u, uc, np.linalg.pinv(X)))
+    if len(slices) < 3:
+        raise FitError(f"only {len(slices)} iso-compute slice(s) in the compute range; γ needs ≥3.",
+                       to_decide="more widths and data fractions, so that more compute levels compare ≥3 widths")
+    xC = np.log(prof.compute[[sl[0] for sl in slices]])
+
+    def optima(M):
+        P = prof.values(M)  # [B, S, W]
+        out = np.empty((M.shape[0], len(slices)))
+        for j, (s, fit_idx, u, uc, pinv) in enumerate(slices):
+            Y = P[:, s, fit_idx]
+            if approach == "envelope":
+                out[:, j] = u[np.argmin(Y, axis=1)]
+                continue
+            c0, c1, c2 = (Y @ pinv.T).T
+            with np.errstate(divide="ignore", invalid="ignore"):
+                v = np.where(c2 > 0, -c1 / (2 * np.where(c2 > 0, c2, 1)), np.nan)
+            lo_f = c1 * uc[0] + c2 * uc[0] ** 2
+            hi_f = c1 * uc[-1] + c2 * uc[-1] ** 2
+            v = np.where(np.isnan(v), np.where(lo_f <= hi_f, uc[0], uc[-1]), v)
+            out[:, j] = np.clip(v, uc[0], uc[-1]) + u.mean()
+        return out
+
+    def stat(M):
+        return _ols_slope_batched(xC, optima(M))
+
+    pts = optima(cells.means()[None])[0]
+    line = fits.fit_power_law(np.exp(xC), np.exp(pts)) if np.unique(pts).size > 1 else None
+    info = {"levels": "iso-compute profiles (half-octave slices read off each width's trajectory)",
+            "slices_used": len(slices), "slices_optimum_at_edge": edges, "slice_compute": np.exp(xC).tolist(),
+            "nopt_points": {approach: [[float(c), float(n)] for c, n in zip(np.exp(xC), np.exp(pts))]}}
+    if line is not None:
+        info["nopt_fits"] = {approach: {"slope": line.slope, "prefactor": line.prefactor}}
+    reason = ""
+    if 2 * edges > len(slices):
+        reason = (f"{edges} of {len(slices)} iso-compute slices have their optimum at the smallest or largest "
+                  f"width read at that compute: the grid does not bracket N_opt")
+    return stat, info, reason
+
+
+def _parametric_nopt_points(cells: Cells, size: str, fit, n_points: int = 8) -> list:
+    """N_opt(C) implied by a fitted L(N, D): per compute level, the size minimising the law along
+    C = flops_per_example(N)·3·D, with ln flops_per_example fitted as a line in ln N over the grid."""
+    N = cells.design[size]
+    fpe = cells.design["flops"] / cells.design["examples"]
+    k1, k0 = np.polyfit(np.log(N), np.log(fpe), 1)
+    lnN = np.linspace(np.log(N.min()) - 1.0, np.log(N.max()) + 1.0, 400)
+    out = []
+    for C in np.geomspace(cells.design["flops"].min(), cells.design["flops"].max(), n_points):
+        D = C / (np.exp(k0 + k1 * lnN))
+        L = fit.E + fit.A / np.exp(lnN) ** fit.alpha + fit.B / D ** fit.beta
+        out.append([float(C), float(np.exp(lnN[int(np.argmin(L))]))])
+    return out
+
+
+def _parametric_stat(cells: Cells, size: str, starts: np.ndarray | None = None):
+    """γ from L = E + A/N^α + B/D^β. Minimising L at fixed C ∝ N^k·D gives N_opt ∝ C^{β/(α + kβ)}
+    — Chinchilla's β/(α+β) when k = 1. k is the grid's FLOPs-per-example exponent, so this γ is in
+    the same units (the counted FLOPs) as the envelope and IsoFLOP approaches."""
+    N = cells.design[size]
+    D = cells.design["examples"]
+    m = cells.means()[:, 0]
+    full = fits.fit_chinchilla(N, D, np.exp(m), starts=starts)
+    lnN, lnD = np.log(N), np.log(D)
+    k = _flops_exponent(cells, size)
+
+    def stat(M):
+        x, f, _ = fits.fit_chinchilla_batched(lnN, lnD, M[:, :, 0], np.repeat(full.theta[None], M.shape[0], 0))
+        al, be = x[:, 3], x[:, 4]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = be / (al + k * be)
+        return np.where(np.isfinite(f) & (al > 0) & (be > 0), g, np.nan)
+
+    gamma = full.beta / (full.alpha + k * full.beta)
+    return stat, {"E": full.E, "A": full.A, "B": full.B, "alpha": full.alpha, "beta": full.beta,
+                  "a": full.a, "b": full.b, "flops_exponent_k": k, "gamma_if_C_prop_ND": full.a,
+                  "n_starts": full.n_starts,
+                  "nopt_points": {"parametric": _parametric_nopt_points(cells, size, full)},
+                  "nopt_fits": {"parametric": {"slope": gamma, "prefactor": None}}}
+
+
+def compute_optimal_exponent(runs, size: str = "params", approach: str = "isoflop", *, n_resamples: int = 1000,
+                             seed: int = 0, scheme: str = "auto", compare: bool = True,
+                             min_compute: float | None = None, drop_smallest_decades: float = 0.0,
+                             starts: np.ndarray | None = None, window=None) -> Estimate:
+    """γ in N_opt ∝ C^γ by one of Chinchilla's approaches, seed-bootstrapped.
+
+    Runs with checkpoint trajectories give iso-compute *profiles* (every width compared at the
+    same compute, half-octave slices; :mod:`~pytest_scaling.estimators.design`); runs without
+    them, the grid's diagonals. ``window`` ("auto": the compute-limited window, flagged when
+    too narrow; (C_lo, C_hi); None: every slice) bounds the slices of the envelope and IsoFLOP
+    approaches. The parametric approach models the data axis explicitly and keeps every run.
+
+    ``envelope`` (1): per iso-compute slice the size with the lowest loss;
+    ``isoflop`` (2): per slice a parabola of ln L in ln N, its vertex (clipped to
+    the slice's sizes); both then fit ln N_opt on ln C. Slices are chosen by the
+    design alone (≥4 sizes), so every resample uses the same slices — choosing
+    them from the data (dropping unbracketed ones) biased γ and cost coverage
+    (86–88% in simulation vs 94–95%). Slices with an edge optimum are counted in
+    ``details``; when they are the majority the estimate is flagged.
+    ``parametric`` (3): γ = β/(α + kβ) from :func:`fits.fit_chinchilla`, k the grid's
+    FLOPs-per-example exponent in N (C ∝ N^k·D; k = 1 gives Chinchilla's β/(α+β), kept in
+    ``details['gamma_if_C_prop_ND']``).
+    ``compare=True`` adds the other approaches' point estimates to ``details``.
+    ``starts``: the parametric fit's starting grid (default the full 4500-start grid;
+    :func:`small_chinchilla_grid` is ~10× cheaper).
+    ``details["nopt_points"]`` / ``["nopt_fits"]`` hold N_opt vs C for the report's plot.
+    """
+    choice = _window_for(runs, approach, window, size)
+    full = cells_for_slices(runs)
+    cells, region = _fit_region(full, min_compute, drop_smallest_decades)
+    bounds = _bounds(region, choice.window)
+    est = _run(cells, _optimum_stat, f"γ in N_opt ∝ C^γ ({size}, {approach})", n_resamples, seed, scheme, region,
+               full, size=size, approach=approach, starts=starts, bounds=bounds)
+    if compare:
+        others = {}
+        for other in ("envelope", "isoflop", "parametric"):
+            if other == approach:
+                continue
+            try:
+                st = _optimum_stat(cells, size=size, approach=other, starts=starts, bounds=bounds)[0]
+                others[other] = float(st(cells.means()[None])[0])
+            except FitError as e:
+                others[other] = f"n/a ({e})"
+        est.details["other_approaches"] = others
+    return choice.apply(est)
+
+
+def _window_for(runs, approach: str, window, size: str):
+    """The parametric approach keeps every run (it models the data axis); the others use ``window``."""
+    if approach == "parametric":
+        return WindowChoice(None, "all runs (the parametric fit models the data axis explicitly)")
+    return choose_window(runs, window, size)
+
+
+def _bounds(region: dict, window: tuple | None) -> tuple | None:
+    """Slice compute bounds: the window, raised to the fit region's lower cut."""
+    lo = region.get("min_compute")
+    if window is None:
+        return None if not lo else (lo, np.inf)
+    return (max(window[0], lo or 0.0), window[1])
+
+
+def compute_optimal_exponents(runs, size: str = "params", approaches=("envelope", "isoflop", "parametric"), *,
+                              n_resamples: int = 400, seed: int = 0, scheme: str = "auto",
+                              starts: np.ndarray | None = None, min_compute: float | None = None,
+                              drop_smallest_decades: float = 0.0, window=None) -> dict[str, Estimate]:
+    """γ by several Chinchilla approaches on the *same* seed resamples, and their pairwise differences.
+
+    Returns ``{approach: Estimate, "a − b": Estimate, ...}``; a difference's interval comes from
+    the joint bootstrap (resamples where both approaches are finite), so it accounts for the
+    approaches sharing data. Every estimate's ``details`` carries all approaches'
+    ``nopt_points``/``nopt_fits`` (the report's N_opt plot). A FitError from any approach propagates.
+    ``window`` bounds the envelope and IsoFLOP slices (see :func:`compute_optimal_exponent`); a
+    difference involving a windowed approach carries its window.
+    """
+    choices = {a: _window_for(runs, a, window, size) for a in approaches}
+    full = cells_for_slices(runs)
+    cells, region = _fit_region(full, min_compute, drop_smallest_decades)
+    built = {a: _optimum_stat(cells, size=size, approach=a, starts=starts, bounds=_bounds(region, choices[a].window))
+             for a in approaches}
+    stats = {a: b[0] for a, b in built.items()}
+    store = {a: [] for a in approaches}
+
+    def joint(M):
+        vals = {a: np.asarray(f(M), float) for a, f in stats.items()}
+        for a in approaches:
+            store[a].append(vals[a])
+        return vals[approaches[0]]
+
+    seed_bootstrap(cells, joint, n_resamples=n_resamples, seed=seed, scheme=scheme)
+    point = {a: v[0][0] for a, v in store.items()}
+    boot = {a: np.concatenate(v[1:]) for a, v in store.items()}
+    points, nfits = {}, {}
+    for b in built.values():
+        points.update(b[1].get("nopt_points", {}))
+        nfits.update(b[1].get("nopt_fits", {}))
+    method = f"seed bootstrap ({_scheme_name(cells, scheme)}, percentile, joint over approaches)"
+    out = {}
+
+    def make(value, samples, q, info, reason=""):
+        ok = np.isfinite(samples)
+        if not np.isfinite(value) or (~ok).sum() > 0.05 * samples.size:
+            raise FitError(f"{q}: {(~ok).sum()} of {samples.size} resamples gave no finite estimate; "
+                           f"the data do not pin it down.")
+        d = {**info, "fit_region": region, "nopt_points": points, "nopt_fits": nfits,
+             "all_approaches": {a: point[a] for a in approaches}}
+        if (~ok).sum():
+            d["failed_resamples"] = int((~ok).sum())
+        return Estimate(value=float(value), method=method, runs=cells.n_runs, quantity=q, samples=samples[ok],
+                        n_resamples=int(ok.sum()), reason=reason, details=d)
+
+    for a in approaches:
+        b = built[a]
+        info = {k: v for k, v in b[1].items() if k not in ("nopt_points", "nopt_fits")}
+        out[a] = choices[a].apply(make(point[a], boot[a], f"γ in N_opt ∝ C^γ ({size}, {a})", info,
+                                       b[2] if len(b) > 2 else ""))
+    for i, a in enumerate(approaches):
+        for b in approaches[i + 1:]:
+            # the causes already carry the window's; the record shows the windowed approach's range
+            reason = "; ".join(dict.fromkeys(r for r in (out[a].reason, out[b].reason) if r))
+            windowed = choices[a] if choices[a].design is not None or choices[a].window else choices[b]
+            est = make(point[a] - point[b], boot[a] - boot[b], f"γ({a}) − γ({b})",
+                       {"a": point[a], "b": point[b], **windowed.details()}, reason)
+            out[f"{a} − {b}"] = dataclasses.replace(est, to_decide=out[a].to_decide or out[b].to_decide)
+    return out
