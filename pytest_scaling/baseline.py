@@ -5,6 +5,10 @@ can commit). Comparing matches claims by (name, quantity): the finding, not the 
 file it lives in, so moving a claim between files keeps its history.
 Fail rules (``--scaling-compare-fail``) say how far an estimate may move:
 ``gamma:0.05`` (absolute), ``gamma:10%`` (relative), ``*:0.1`` (every claim).
+
+Baselines of any schema version up to :data:`~pytest_scaling.report.SCHEMA_VERSION` load; a
+claim without an estimate (``estimate`` null: the budget could not decide it) compares as
+"no estimate", with its reason.
 """
 
 from __future__ import annotations
@@ -102,6 +106,8 @@ class Delta:
     new_ci: tuple[float | None, float | None] | None = None
     old_verdict: str | None = None
     new_verdict: str | None = None
+    #: Why the current claim has no estimate (its record's reason), when it has none.
+    new_reason: str | None = None
 
     @property
     def abs_change(self) -> float | None:
@@ -153,16 +159,19 @@ def compare(current: Mapping, baseline: Mapping) -> list[Delta]:
     def ci(c):
         return (_finite(c.get("ci_low")), _finite(c.get("ci_high")))
 
+    def why(c):
+        return (c.get("reason") or None) if _finite(c.get("estimate")) is None else None
+
     deltas = []
     for key, c in cur.items():
         b = old.get(key)
         if b is None:
             deltas.append(Delta(key[0], key[1], "added", new=_finite(c.get("estimate")), new_ci=ci(c),
-                                new_verdict=c.get("verdict")))
+                                new_verdict=c.get("verdict"), new_reason=why(c)))
         else:
             deltas.append(Delta(key[0], key[1], "both", old=_finite(b.get("estimate")), new=_finite(c.get("estimate")),
                                 old_ci=ci(b), new_ci=ci(c), old_verdict=b.get("verdict"),
-                                new_verdict=c.get("verdict")))
+                                new_verdict=c.get("verdict"), new_reason=why(c)))
     for key, b in old.items():
         if key not in cur:
             deltas.append(Delta(key[0], key[1], "removed", old=_finite(b.get("estimate")), old_ci=ci(b),
@@ -252,7 +261,8 @@ def violations(deltas: Iterable[Delta], rules: Sequence[FailRule]) -> list[str]:
         for rule in rules:
             if rule.matches(d) and rule.violated_by(d):
                 if d.new is None:
-                    lines.append(f"{d.label}: estimate {fmt_num(d.old)} in the baseline, none now (rule {rule})")
+                    why = f": {d.new_reason}" if d.new_reason else ""
+                    lines.append(f"{d.label}: estimate {fmt_num(d.old)} in the baseline, none now{why} (rule {rule})")
                     continue
                 rel = "" if d.rel_change is None else f", {d.rel_change * 100:+.1f}%"
                 lines.append(f"{d.label}: {fmt_num(d.old)} -> {fmt_num(d.new)} "
@@ -266,8 +276,15 @@ def _comparison_cells(d: Delta) -> tuple[str, str, str, str]:
         change = f"{d.abs_change:+.3g}" + ("" if d.rel_change is None else f" ({d.rel_change * 100:+.1f}%)")
     elif d.status != "both":
         change = d.status
-    old = fmt_num(d.old) + ("" if d.old_ci is None else f"\n{fmt_ci(*d.old_ci)}")
-    new = fmt_num(d.new) + ("" if d.new_ci is None else f"\n{fmt_ci(*d.new_ci)}")
+    def cell(value, ci, present):
+        if not present:
+            return "-"
+        if value is None and (ci is None or ci == (None, None)):
+            return "no estimate"
+        return fmt_num(value) + ("" if ci is None else f"\n{fmt_ci(*ci)}")
+
+    old = cell(d.old, d.old_ci, d.status != "added")
+    new = cell(d.new, d.new_ci, d.status != "removed")
     return old, new, change, {True: "yes", False: "no", None: "-"}[d.ci_overlap]
 
 

@@ -59,8 +59,8 @@ PRACTICAL_SEEDS = 20
 
 
 def budget_for_seeds(budget: Budget, factor: float) -> str:
-    """The budget that gives ``factor`` × this budget's seeds: a built-in one when it holds this
-    budget's widths and fractions and enough seeds, else a one-line definition for the ini."""
+    """The smallest budget with ``factor`` × this budget's seeds: a one-line definition for the ini
+    (this budget with more seeds), and a built-in budget that also provides them, if any."""
     import math
 
     have = len(budget.seeds)
@@ -68,12 +68,13 @@ def budget_for_seeds(budget: Budget, factor: float) -> str:
         return (f"more than {PRACTICAL_SEEDS} seeds: seeds alone will not decide it at this estimate; "
                 f"a wider compute range or a less noisy estimator would")
     need = max(have + 1, math.ceil(factor * have))
+    seeds = ",".join(str(s) for s in range(need))
+    line = f"{need} seeds: add to scaling_budgets the line '{budget.name}{need}: parent={budget.name} seeds={seeds}'"
     for other in BUILTIN_BUDGETS.values():
         if (len(other.seeds) >= need and set(budget.widths) <= set(other.widths)
                 and set(budget.fractions) <= set(other.fractions)):
-            return f"{need} seeds: --scaling-budget={other.name} ({len(other.seeds)} seeds)"
-    seeds = ",".join(str(s) for s in range(need))
-    return f"{need} seeds: add to scaling_budgets the line '{budget.name}{need}: parent={budget.name} seeds={seeds}'"
+            return f"{line} (or --scaling-budget={other.name}, {len(other.seeds)} seeds)"
+    return line
 
 
 def _fmt(values) -> str:

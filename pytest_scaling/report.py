@@ -19,6 +19,22 @@ Record ``details`` keys that the plots understand (all optional):
 ``details["lr_optima"]``
     ``{width: lr_mult_star}`` (keys may be strings after a JSON round trip; a value
     may also be ``[star, low, high]``) for the LR-sweep plot.
+``details["E"]``, ``details["A"]`` with the estimate α
+    on the record of ``test_saturating_form_has_a_positive_exponent`` (quantity
+    ``α in L = E + A·C^−α``): the saturating fit drawn on the compute-vs-loss plot
+    (refitted on the plotted frontier when no such record exists).
+
+Record keys ``window`` (``[C_lo, C_hi]``, the compute range the estimate used, or None
+for every run) and ``to_decide`` (inconclusive only: the smallest change that would
+decide the claim) are shown per claim. A record with ``estimate`` None is a claim this
+budget could not estimate at all: it is inconclusive, ``reason`` says why, and every
+view shows "—" for its numbers.
+
+``meta["design"]`` (None, a dict from ``estimators.design.Design.to_dict()``, or a
+``Design``) is the design diagnosis of the main grid: the compute-limited window, which
+edge of the grid binds each frontier point, and plain-language ``summary`` lines. It is
+copied to report.json (``design``), summarised in the terminal and the HTML, and drawn
+on the plots (the window shaded, frontier points marked by binding).
 """
 
 from __future__ import annotations
@@ -43,10 +59,17 @@ from pytest_scaling.fileio import atomic_write
 from pytest_scaling.runs import RunTable
 
 #: Bump when a key of report.json changes meaning or disappears (adding keys is fine).
-SCHEMA_VERSION = 1
+#: 2: a claim's ``estimate``/``ci_low``/``ci_high`` may be null for a claim the budget could not
+#: estimate (verdict inconclusive, ``reason`` says why); claims carry ``window`` and ``to_decide``;
+#: top-level ``design``. Baselines of version 1 still load (``baseline.load`` reads ≤ this).
+SCHEMA_VERSION = 2
 
 #: Keys every claim object in report.json carries (the record may add more).
-CLAIM_KEYS = ("name", "quantity", "estimate", "ci_low", "ci_high", "confidence", "expected", "verdict", "runs")
+CLAIM_KEYS = ("name", "quantity", "estimate", "ci_low", "ci_high", "confidence", "expected", "verdict", "runs",
+              "reason", "window", "to_decide")
+
+#: Shown for a number a claim does not have (no estimate, no CI).
+NO_VALUE = "—"
 
 #: Packages whose versions decide results; read from metadata so nothing heavy is imported.
 VERSIONED_PACKAGES = ("pytest-scaling", "torch", "numpy", "scipy", "statsmodels", "pytest", "matplotlib", "rich")
@@ -102,6 +125,47 @@ def fmt_duration(seconds: Any) -> str:
         return f"{m}m{s:02d}s"
     h, m = divmod(m, 60)
     return f"{h}h{m:02d}m"
+
+
+def window_of(value: Any) -> tuple[float, float] | None:
+    """``[C_lo, C_hi]`` as a float pair, or None when absent or malformed."""
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        return None
+    try:
+        lo, hi = float(value[0]), float(value[1])
+    except (TypeError, ValueError):
+        return None
+    return (lo, hi) if math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi else None
+
+
+def fmt_window(value: Any) -> str | None:
+    """``2.1e9–6.1e9 FLOPs`` for a window, None without one."""
+    w = window_of(value)
+    return None if w is None else f"{fmt_num(w[0], 2)}–{fmt_num(w[1], 2)} FLOPs"
+
+
+def design_of(meta: Mapping | None) -> dict | None:
+    """``meta["design"]`` as a plain dict (a ``Design`` object is turned into its ``to_dict()``)."""
+    d = meta.get("design") if isinstance(meta, Mapping) else None
+    if d is not None and not isinstance(d, Mapping) and hasattr(d, "to_dict"):
+        d = d.to_dict()
+    return dict(d) if isinstance(d, Mapping) else None
+
+
+def design_lines(design: Mapping | None) -> list[str]:
+    """The design in plain words: its ``summary`` lines, or the window when it has none."""
+    if not design:
+        return []
+    lines = [str(s) for s in design.get("summary") or () if s]
+    if not lines:
+        w = fmt_window(design.get("window"))
+        lines.append(f"compute-limited window {w}" if w else "no compute-limited window")
+    return lines
+
+
+def has_estimate(record: Mapping) -> bool:
+    """False for a claim the budget could not estimate (``estimate`` None)."""
+    return record.get("estimate") is not None
 
 
 def as_record(record: Any) -> dict:
@@ -188,18 +252,30 @@ def _summary_rows(records: Sequence[Mapping]) -> tuple[list[str], list[list[str]
     header = ["claim", "quantity", "estimate", ci_header, "expected", "verdict"] + (["Holm"] if holm else []) + ["runs"]
     rows = []
     for r in records:
-        ci = fmt_ci(r.get("ci_low"), r.get("ci_high"))
-        if not single_level and r.get("confidence") is not None:
-            ci += f" ({fmt_num(100 * float(r['confidence']))}%)"
-        row = [
-            str(r.get("name", r.get("nodeid", "?"))), str(r.get("quantity", "")), fmt_num(r.get("estimate")), ci,
-            str(r.get("expected", "")), str(r.get("verdict", "?")),
-        ]
+        name = str(r.get("name", r.get("nodeid", "?")))
+        if r.get("ci_low") is None and r.get("ci_high") is None:
+            ci = NO_VALUE
+        else:
+            ci = fmt_ci(r.get("ci_low"), r.get("ci_high"))
+            if not single_level and r.get("confidence") is not None:
+                ci += f" ({fmt_num(100 * float(r['confidence']))}%)"
+        if has_estimate(r):
+            quantity, estimate, runs = str(r.get("quantity", "")), fmt_num(r.get("estimate")), r.get("runs")
+        else:  # the budget could not estimate it: no number, no runs used
+            quantity = str(r.get("quantity") or "")
+            quantity = NO_VALUE if quantity in ("", name) else quantity
+            estimate, runs = NO_VALUE, r.get("runs") or None
+        row = [name, quantity, estimate, ci, str(r.get("expected") or NO_VALUE), str(r.get("verdict", "?"))]
         if holm:
             row.append("-" if holm_verdict(r) is None else str(holm_verdict(r)))
-        row.append("-" if r.get("runs") is None else str(r["runs"]))
+        row.append(NO_VALUE if runs is None else str(runs))
         rows.append(row)
     return header, rows
+
+
+def undecided(records: Sequence[Mapping]) -> list[Mapping]:
+    """Inconclusive claims that say why (``reason``) or what would decide them (``to_decide``)."""
+    return [r for r in records if r.get("verdict") == "inconclusive" and (r.get("reason") or r.get("to_decide"))]
 
 
 #: Columns that may wrap; the others (numbers, CI, verdicts) must stay on one line.
@@ -263,15 +339,54 @@ def render_summary(records: Iterable[Any], meta: Mapping, *, width: int, color: 
                     line.append_text(styled(cell["Holm"], "Holm"))
                     line.append(")")
                 console.print(line)
-                console.print(Padding(
-                    Text(f"{cell['quantity']} = {cell['estimate']} {header[3]} {cell[header[3]]}; "
-                         f"expected {cell['expected']}; {cell['runs']} runs"), (0, 0, 0, 2)))
+                if cell["estimate"] == NO_VALUE:
+                    detail = ("" if cell["quantity"] == NO_VALUE else f"{cell['quantity']}: ") + \
+                        "no estimate (cause below)"
+                else:
+                    detail = (f"{cell['quantity']} = {cell['estimate']} {header[3]} {cell[header[3]]}; "
+                              f"expected {cell['expected']}; {cell['runs']} runs")
+                console.print(Padding(Text(detail), (0, 0, 0, 2)))
         counts = _verdict_counts(records)
         console.print(Text(", ".join(f"{n} {v}" for v, n in counts.items() if n or v in VERDICT_STYLE)))
+        _print_design(console, design_of(meta), color)
+        _print_undecided(console, records, color)
     totals = totals_line(meta)
     if totals:
         console.print(Text(totals))
     return "\n".join(line.rstrip(" ") for line in console.file.getvalue().split("\n"))
+
+
+def _print_design(console, design: Mapping | None, color: bool) -> None:
+    """The design section: the compute-limited window and which edge of the grid binds where."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    lines = design_lines(design)
+    if not lines:
+        return
+    console.print(Text("design (main grid, dropout 0):", style="bold" if color else ""))
+    for line in lines:
+        console.print(Padding(Text(line), (0, 0, 0, 2)))
+
+
+def _print_undecided(console, records: Sequence[Mapping], color: bool) -> None:
+    """Each undecided claim's cause and the smallest change that would decide it."""
+    from rich.padding import Padding
+    from rich.text import Text
+
+    todo = undecided(records)
+    if not todo:
+        return
+    console.print(Text("undecided claims: cause, and what would decide them", style="bold" if color else ""))
+    for r in todo:
+        head = Text(str(r.get("name", r.get("nodeid", "?"))) + (":" if r.get("reason") else ""))
+        if r.get("reason"):
+            head.append(" " + str(r["reason"]))
+        console.print(Padding(head, (0, 0, 0, 2)))
+        if r.get("to_decide"):
+            line = Text("to decide: ", style="bold" if color else "")
+            line.append(str(r["to_decide"]))
+            console.print(Padding(line, (0, 0, 0, 4)))
 
 
 # --------------------------------------------------------------------------- JSON
@@ -368,6 +483,8 @@ def build_report_json(records: Iterable[Any], meta: Mapping, runs: RunTable | No
     for r in records:
         claim = {k: r.get(k) for k in CLAIM_KEYS}
         claim.update({k: v for k, v in r.items() if k not in claim})
+        claim["reason"] = claim.get("reason") or ""
+        claim["to_decide"] = claim.get("to_decide") or ""
         claims.append(claim)
     totals = {
         k: meta.get(k)
@@ -387,6 +504,7 @@ def build_report_json(records: Iterable[Any], meta: Mapping, runs: RunTable | No
         "git_commit": git_commit(),
         "totals": totals,
         "runs": runs_summary(runs),
+        "design": design_of(meta),
         "claims": claims,
     }
     return _jsonable(report)
@@ -514,28 +632,113 @@ def _draw_frontier(ax, fr: Frontier, *, color: str, label: str, gid: str, fit_la
                 label=f"{fit_label} ∝ C^{fr.fit.slope:.3f}", gid=gid + "-fit", zorder=5)
 
 
-def plot_compute_loss(runs: RunTable, records: Sequence[Mapping] = ()) -> Any | None:
-    """(a) The exercise's main figure: every usable run, the frontier of seed-averaged configs, its fit."""
+#: How a frontier point is marked by the edge of the grid that binds it: (marker, colour, legend words).
+BINDING_STYLE = {
+    "interior": ("o", "#2ca02c", "interior (no edge binds)"),
+    "data_cap": ("s", "#d62728", "data cap (all the data)"),
+    "smallest_width": ("v", "#1f77b4", "smallest width"),
+    "largest_width": ("^", "#9467bd", "largest width"),
+    "smallest_fraction": ("D", "#ff7f0e", "smallest fraction"),
+}
+
+#: The claim whose record carries the saturating fit (details E, A; the estimate is α).
+SATURATING_CLAIM = "test_saturating_form_has_a_positive_exponent"
+SATURATING_QUANTITY = "α in L = E + A·C^−α"
+
+
+def _shade_window(ax, window: Any, design: Mapping | None = None) -> bool:
+    """Shade [C_lo, C_hi] (labelled); True when drawn. The label says when it is too narrow to decide."""
+    w = window_of(window)
+    if w is None:
+        return False
+    label = "compute-limited window"
+    if design is not None and design.get("window_decides") is False and window_of(design.get("window")) == w:
+        label += " (too narrow to decide)"
+    ax.axvspan(w[0], w[1], color="#f4b942", alpha=0.18, lw=0, label=label, gid="window", zorder=0)
+    return True
+
+
+def _mark_bindings(ax, design: Mapping | None) -> int:
+    """Design frontier points, one marker and colour per binding edge; returns the points drawn."""
+    groups: dict[str, list[tuple[float, float]]] = {}
+    for p in (design or {}).get("frontier") or ():
+        try:
+            c, loss = float(p["compute"]), float(p["loss"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if c > 0 and loss > 0 and math.isfinite(c) and math.isfinite(loss):
+            groups.setdefault(str(p.get("binding", "?")), []).append((c, loss))
+    order = list(BINDING_STYLE) + sorted(set(groups) - set(BINDING_STYLE))
+    for b in order:
+        if b not in groups:
+            continue
+        marker, color, words = BINDING_STYLE.get(b, ("X", "0.5", b))
+        xy = np.asarray(groups[b])
+        ax.scatter(xy[:, 0], xy[:, 1], marker=marker, s=34, facecolor=color, edgecolor="black", linewidths=0.5,
+                   label=f"frontier: {words}", gid=f"binding-{b}", zorder=6)
+    return sum(len(v) for v in groups.values())
+
+
+def saturating_params(records: Sequence[Mapping], fr: Frontier | None = None) -> tuple[float, float, float, str] | None:
+    """(E, A, α, source) of L = E + A·C^−α: from the saturating claim's record, else refitted on the
+    frontier ``fr`` with ``fits.fit_saturating`` (source "refit"); None when neither works."""
+    for r in records:
+        named = SATURATING_CLAIM in str(r.get("name", "")) or SATURATING_CLAIM in str(r.get("nodeid", ""))
+        if not (named or str(r.get("quantity", "")).startswith(SATURATING_QUANTITY)):
+            continue
+        d = r.get("details") or {}
+        try:
+            E, A, alpha = float(d["E"]), float(d["A"]), float(r["estimate"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if all(math.isfinite(v) for v in (E, A, alpha)) and A > 0:
+            return E, A, alpha, "claim"
+    if fr is None or len(fr.index) < 4:
+        return None
+    from pytest_scaling import fits
+    from pytest_scaling.errors import FitError
+
+    try:
+        f = fits.fit_saturating(fr.compute[fr.index], fr.value[fr.index])
+    except (FitError, ValueError, FloatingPointError):
+        return None
+    return f.E, f.A, f.alpha, "refit"
+
+
+def plot_compute_loss(runs: RunTable, records: Sequence[Mapping] = (), design: Mapping | None = None) -> Any | None:
+    """(a) The exercise's main figure: every usable run, the frontier of seed-averaged configs, its
+    power-law fit and the saturating fit L = E + A·C^−α; with a design, the compute-limited window
+    shaded and the frontier points marked by the edge of the grid that binds them."""
     grid = main_grid(runs)
     fr = frontier_of(grid)
     if fr is None:
         return None
     fig, ax = _figure()
+    _shade_window(ax, (design or {}).get("window"), design)
     sm = _width_colors(grid.column("width"))
     ax.scatter(grid.column("flops"), grid.column("val_loss"), c=sm.to_rgba(grid.column("width")), s=14,
                alpha=0.7, edgecolors="none", gid="runs")
     _draw_frontier(ax, fr, color="black", label="frontier (seed means)", gid="frontier", fit_label="fit: L")
+    sat = saturating_params(records, fr)
+    if sat is not None:
+        E, A, alpha, source = sat
+        x = fr.compute[fr.index]
+        xs = np.geomspace(x.min(), x.max(), 80)
+        ax.plot(xs, E + A * xs ** -alpha, "-.", color="#c0392b", lw=1.3,
+                label=f"saturating: L = {fmt_num(E)} + A·C^−{alpha:.3f}" + (" (refit)" if source == "refit" else ""),
+                gid="frontier-saturating", zorder=5)
+    _mark_bindings(ax, design)
     ax.set(xscale="log", yscale="log", xlabel="training compute C (FLOPs)", ylabel="validation loss")
     lr_scales = sorted(set(grid.column("lr_scale").tolist()))
     ax.set_title(f"Compute vs loss (dropout 0, LR c = {', '.join(fmt_num(c) for c in lr_scales)}/√fan_in)")
     _width_colorbar(fig, ax, sm, grid.column("width"))
     _readable_log_axes(ax)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=7, framealpha=0.85)
     ax.grid(True, which="both", alpha=0.2)
     return fig
 
 
-def plot_compute_error(runs: RunTable, records: Sequence[Mapping] = ()) -> Any | None:
+def plot_compute_error(runs: RunTable, records: Sequence[Mapping] = (), design: Mapping | None = None) -> Any | None:
     """(b) Error rate vs compute: the loss frontier in the unit people quote."""
     grid = main_grid(runs)
     fr = frontier_of(grid, value="val_err")
@@ -563,8 +766,10 @@ def _detail(records: Sequence[Mapping], key: str) -> tuple[Mapping, Any] | None:
     return None
 
 
-def plot_nopt(runs: RunTable | None, records: Sequence[Mapping] = ()) -> Any | None:
-    """(c) N_opt vs C per approach (from ``details["nopt_points"]``); None when no claim gave points."""
+def plot_nopt(runs: RunTable | None, records: Sequence[Mapping] = (), design: Mapping | None = None) -> Any | None:
+    """(c) N_opt vs C per approach (from ``details["nopt_points"]``); None when no claim gave points.
+
+    The compute window the claim used (its record's ``window``, else the design's) is shaded."""
     found = _detail(records, "nopt_points")
     if found is None:
         return None
@@ -594,6 +799,7 @@ def plot_nopt(runs: RunTable | None, records: Sequence[Mapping] = ()) -> Any | N
         drew = True
     if not drew:
         return None
+    _shade_window(ax, record.get("window") or (design or {}).get("window"), design)
     title = "Compute-optimal size"
     if record.get("estimate") is not None:
         title += f" — claim: {record.get('quantity', '')} = {fmt_num(record['estimate'])} " \
@@ -605,7 +811,7 @@ def plot_nopt(runs: RunTable | None, records: Sequence[Mapping] = ()) -> Any | N
     return fig
 
 
-def plot_dropout(runs: RunTable, records: Sequence[Mapping] = ()) -> Any | None:
+def plot_dropout(runs: RunTable, records: Sequence[Mapping] = (), design: Mapping | None = None) -> Any | None:
     """(d) The frontier with and without dropout on the same axes; None with only one condition."""
     grid = main_grid(runs, dropout=None)
     dropouts = sorted(set(grid.column("dropout").tolist())) if len(grid) else []
@@ -644,7 +850,7 @@ def lr_sweep_runs(runs: RunTable) -> RunTable:
     return RunTable(r for r in runs if r.spec.width in widths and r.spec.fraction == fraction and r.spec.dropout == 0.0)
 
 
-def plot_lr_sweep(runs: RunTable, records: Sequence[Mapping] = ()) -> Any | None:
+def plot_lr_sweep(runs: RunTable, records: Sequence[Mapping] = (), design: Mapping | None = None) -> Any | None:
     """(e) Loss vs LR multiplier per width (seed means, seeds as dots, failed runs as ×), optima if given."""
     sweep = lr_sweep_runs(runs)
     if not len(sweep):
@@ -697,22 +903,25 @@ def plot_lr_sweep(runs: RunTable, records: Sequence[Mapping] = ()) -> Any | None
 #: (file stem, caption, function) in the order the HTML shows them.
 PLOTS: tuple[tuple[str, str, Callable], ...] = (
     ("compute_loss", "Compute vs validation loss: all usable runs (colour = width), the compute-efficient "
-                     "frontier of seed-averaged configs and its power-law fit.", plot_compute_loss),
+                     "frontier of seed-averaged configs with its power-law fit (dashed) and the saturating fit "
+                     "L = E + A·C^−α (dash-dot); shaded: the compute-limited window; frontier points marked by "
+                     "the edge of the grid that binds them.", plot_compute_loss),
     ("compute_error", "Compute vs validation error rate, with its frontier.", plot_compute_error),
-    ("nopt", "Compute-optimal model size N_opt vs compute, per estimation approach.", plot_nopt),
+    ("nopt", "Compute-optimal model size N_opt vs compute, per estimation approach; shaded: the compute "
+             "window the estimate used.", plot_nopt),
     ("dropout", "Frontier with and without dropout.", plot_dropout),
     ("lr_sweep", "Learning-rate sweep: validation loss vs LR multiplier per width.", plot_lr_sweep),
 )
 
 
-def make_plots(runs: RunTable | None, records: Sequence[Mapping]) -> dict[str, Any]:
+def make_plots(runs: RunTable | None, records: Sequence[Mapping], design: Mapping | None = None) -> dict[str, Any]:
     """Figures keyed by file stem; plots without data are left out rather than drawn empty."""
     out = {}
     for stem, _, fn in PLOTS:
         if runs is None and fn is not plot_nopt:
             continue
         try:
-            fig = fn(runs, records)
+            fig = fn(runs, records, design=design)
         except Exception as exc:  # one bad plot must not cost the user report.json
             warnings.warn(f"pytest-scaling: skipped plot {stem!r}: {type(exc).__name__}: {exc}", stacklevel=2)
             continue
@@ -734,7 +943,12 @@ td.ci{white-space:nowrap;font-variant-numeric:tabular-nums}
 .verdict{font-weight:600;border-radius:4px;padding:.1em .45em;white-space:nowrap}
 .confirmed{background:#d9f5e0;color:#11622b} .refuted{background:#fbdada;color:#8f1414}
 .inconclusive{background:#fff3c4;color:#7a5a00}
-.reason{color:#555;font-size:.85em}
+.reason{color:#555;font-size:.85em;overflow-wrap:anywhere}
+tr.decide td{border-bottom:1px solid #e4e4e4;padding-top:0;color:#5a4500;font-size:.88em}
+tr.has-decide td{border-bottom:none}
+ul.design{margin:.3em 0;padding-left:1.3em;font-size:.92em} ul.design li{margin:.15em 0}
+details.frontier{font-size:.85em;margin:.4em 0} details.frontier table{width:auto}
+.bind{font-weight:600}
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:.2em 1.2em;font-size:.9em}
 dl.meta dt{font-weight:600} dl.meta dd{margin:0}
 .plots{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1em}
@@ -770,6 +984,34 @@ def _grid_line(summary: Mapping | None) -> str | None:
     return " · ".join(parts)
 
 
+def _design_html(design: Mapping | None) -> list[str]:
+    """The design section: the plain-language lines, the window rule, the frontier points by binding."""
+    if not design:
+        return []
+    parts = ["<h2>Design</h2>", '<ul class="design">', *(f"<li>{_e(line)}</li>" for line in design_lines(design)),
+             "</ul>"]
+    if design.get("window_rule"):
+        parts.append(f'<p class="reason">window rule: {_e(design["window_rule"])}</p>')
+    frontier = [p for p in design.get("frontier") or () if isinstance(p, Mapping)]
+    if frontier:
+        counts: dict[str, int] = {}
+        for p in frontier:
+            counts[str(p.get("binding"))] = counts.get(str(p.get("binding")), 0) + 1
+        summary = ", ".join(f"{n} {b}" for b, n in counts.items())
+        parts.append(f'<details class="frontier"><summary>frontier points by binding edge ({len(frontier)}: '
+                     f"{_e(summary)})</summary><table><thead><tr><th>compute (FLOPs)</th><th>width</th>"
+                     "<th>fraction</th><th>loss</th><th>binding</th></tr></thead><tbody>")
+        for p in frontier:
+            color = BINDING_STYLE.get(str(p.get("binding")), ("", "#555", ""))[1]
+            parts.append(f'<tr><td class="num">{_e(fmt_num(p.get("compute")))}</td>'
+                         f'<td class="num">{_e(fmt_num(p.get("width")))}</td>'
+                         f'<td class="num">{_e(fmt_num(p.get("fraction")))}</td>'
+                         f'<td class="num">{_e(fmt_num(p.get("loss")))}</td>'
+                         f'<td><span class="bind" style="color:{color}">{_e(p.get("binding"))}</span></td></tr>')
+        parts.append("</tbody></table></details>")
+    return parts
+
+
 def render_html(report: Mapping, plots: Mapping[str, str]) -> str:
     """Self-contained page (inline CSS; images by relative path) from the report dict.
 
@@ -798,31 +1040,46 @@ def render_html(report: Mapping, plots: Mapping[str, str]) -> str:
         parts.append("<table><thead><tr><th>claim</th><th>quantity</th><th>estimate</th><th>CI</th>"
                      "<th>expected</th><th>verdict</th>" + ("<th>Holm</th>" if holm else "")
                      + "<th>runs</th></tr></thead><tbody>")
+        columns = 7 + holm
         for c in claims:
             v = str(c.get("verdict", ""))
             level = c.get("confidence")
-            ci = fmt_ci(c.get("ci_low"), c.get("ci_high"))
-            if level is not None and ci != "-":
-                ci += f" ({fmt_num(100 * float(level))}%)"
+            if c.get("ci_low") is None and c.get("ci_high") is None:
+                ci = NO_VALUE
+            else:
+                ci = fmt_ci(c.get("ci_low"), c.get("ci_high"))
+                if level is not None:
+                    ci += f" ({fmt_num(100 * float(level))}%)"
             reason = c.get("reason")
+            window = fmt_window(c.get("window"))
+            if window is None and "window" in c and has_estimate(c):
+                window = "all runs"
+            estimate = fmt_num(c.get("estimate")) if has_estimate(c) else NO_VALUE
             row = [
-                f"<td>{_e(c.get('name'))}<div class=\"reason\">{_e(c.get('nodeid'))}</div></td>",
+                f"<td>{_e(c.get('name'))}<div class=\"reason\">{_e(c.get('nodeid'))}</div>"
+                + (f"<div class=\"reason window\">compute window: {_e(window)}</div>" if window else "") + "</td>",
                 f"<td>{_e(c.get('quantity'))}</td>",
-                f"<td class=\"num\">{_e(fmt_num(c.get('estimate')))}</td>",
+                f"<td class=\"num\">{_e(estimate)}</td>",
                 f"<td class=\"ci\">{_e(ci)}" + (f"<div class=\"reason\">{_e(_method(c))}</div>" if _method(c) else "")
                 + "</td>",
-                f"<td>{_e(c.get('expected'))}</td>",
+                f"<td>{_e(c.get('expected') or NO_VALUE)}</td>",
                 f"<td><span class=\"verdict {_e(v)}\">{_e(v)}</span>"
                 + (f"<div class=\"reason\">{_e(reason)}</div>" if reason else "") + "</td>",
             ]
             if holm:
                 hv = holm_verdict(c)
                 row.append(f"<td><span class=\"verdict {_e(hv)}\">{_e(hv)}</span></td>" if hv else "<td>-</td>")
-            row.append(f"<td class=\"num\">{_e(c.get('runs'))}</td>")
-            parts.append("<tr>" + "".join(row) + "</tr>")
+            runs = c.get("runs") if has_estimate(c) or c.get("runs") else NO_VALUE
+            row.append(f"<td class=\"num\">{_e(runs)}</td>")
+            decide = c.get("to_decide") if v == "inconclusive" else None
+            parts.append(("<tr class=\"has-decide\">" if decide else "<tr>") + "".join(row) + "</tr>")
+            if decide:
+                parts.append(f'<tr class="decide"><td></td><td colspan="{columns - 1}"><b>What would decide:</b> '
+                             f"{_e(decide)}</td></tr>")
         parts.append("</tbody></table>")
     else:
         parts.append("<p>No scaling claims ran.</p>")
+    parts.extend(_design_html(report.get("design")))
     captions = {stem: caption for stem, caption, _ in PLOTS}
     if plots:
         parts.append('<h2>Plots</h2><div class="plots">')
@@ -869,7 +1126,8 @@ def write_report(directory: str | Path, records: Iterable[Any], meta: Mapping,
     if runs is not None:
         put("runs.csv", runs.to_csv().encode("utf-8"))
     images: dict[str, str] = {}
-    for stem, fig in make_plots(runs, records).items():
+    design = report.get("design") if isinstance(report.get("design"), Mapping) else design_of(meta)
+    for stem, fig in make_plots(runs, records, design).items():
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)
         put(f"{stem}.png", buf.getvalue())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -13,7 +14,9 @@ import pytest
 from pytest_scaling import report
 from pytest_scaling.runs import RunTable
 
-from tests.unit._report_data import synthetic_meta, synthetic_records, synthetic_runs
+from tests.unit._report_data import (
+    NOPT, SATURATING, UNDECIDED, synthetic_design, synthetic_meta, synthetic_records, synthetic_runs,
+)
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -89,8 +92,9 @@ def test_summary_holm_column_and_empty_session():
     for r in records:
         r["holm_verdict"] = "inconclusive"
     text = report.render_summary(records, synthetic_meta(), width=200, color=False)
-    # one per Holm cell, plus the one raw "inconclusive" verdict and the counts line
-    assert "Holm" in text and text.count("inconclusive") == len(records) + 2
+    # one per Holm cell, plus each raw "inconclusive" verdict and the counts line
+    raw = sum(r["verdict"] == "inconclusive" for r in records)
+    assert "Holm" in text and text.count("inconclusive") == len(records) + raw + 1
     for r in records:  # claims.ClaimRecord spells it adjusted_verdict (None when Holm is off)
         r["adjusted_verdict"] = r.pop("holm_verdict")
     assert report.render_summary(records, synthetic_meta(), width=200, color=False) == text
@@ -285,3 +289,287 @@ def test_sweep_only_widths_stay_out_of_the_main_figure(runs):
     fx, fy = _line(fig, "frontier").get_data()
     assert 0.05 not in list(fy)
     assert 91 not in report.main_grid(RunTable(list(runs) + [extra])).column("width")
+
+
+# --------------------------------------------------------------------------- design, windows, undecided claims
+
+def _words(text: str) -> str:
+    """Whitespace-normalised text, so a sentence rich wrapped across lines still matches."""
+    return " ".join(ANSI.sub("", text).split())
+
+
+def _inconclusive_with_fix(records):
+    return [r for r in records if r["verdict"] == "inconclusive" and r.get("to_decide")]
+
+
+def test_design_fixture_is_a_real_diagnosis_with_a_window():
+    design = synthetic_design()
+    lo, hi = design["window"]
+    assert 0 < lo < hi and design["window_decides"]
+    bindings = {p["binding"] for p in design["frontier"]}
+    assert {"interior", "data_cap", "smallest_width"} <= bindings  # several edges bind: the legend has work
+
+
+def test_report_json_carries_design_window_and_bindings(runs):
+    from pytest_scaling.estimators.design import BINDINGS
+
+    meta = synthetic_meta()
+    back = json.loads(json.dumps(report.build_report_json(synthetic_records(), meta, runs), allow_nan=False))
+    assert back["schema_version"] == report.SCHEMA_VERSION >= 2
+    design = back["design"]
+    np.testing.assert_allclose(design["window"], meta["design"]["window"])
+    assert len(design["frontier"]) == len(meta["design"]["frontier"])
+    for got, want in zip(design["frontier"], meta["design"]["frontier"]):
+        assert got["binding"] in BINDINGS and got["binding"] == want["binding"]
+        np.testing.assert_allclose([got[k] for k in ("compute", "width", "fraction")],
+                                   [want[k] for k in ("compute", "width", "fraction")])
+    assert design["summary"] == meta["design"]["summary"]
+    for claim, rec in zip(back["claims"], synthetic_records()):
+        assert "window" in claim and "to_decide" in claim
+        assert claim["window"] == (None if rec["window"] is None else pytest.approx(rec["window"]))
+        assert claim["to_decide"] == rec["to_decide"]
+    assert report.build_report_json([], {}, None)["design"] is None
+
+
+def test_report_json_accepts_a_design_object():
+    from pytest_scaling.estimators.design import Design, FrontierPoint
+
+    d = Design(frontier=(FrontierPoint(1e9, 4.0, 0.5, 1.2, "interior"), FrontierPoint(4e9, 8.0, 1.0, 0.9, "data_cap")),
+               slices=(), window=None, data_cap_from=4e9, largest_fraction=1.0, largest_examples=60000.0,
+               widths=(4.0, 8.0))
+    back = report.build_report_json([], {"design": d}, None)
+    assert back["design"]["window"] is None
+    assert [p["binding"] for p in back["design"]["frontier"]] == ["interior", "data_cap"]
+    assert back["design"] == json.loads(json.dumps(d.to_dict()))
+
+
+def _undecided_record():
+    """A real ClaimRecord of a claim the budget could not estimate (what the plugin records on FitError)."""
+    from pytest_scaling.claims import ClaimRecord
+
+    return ClaimRecord(nodeid="claims/test_x.py::test_gamma_by_isoflop", name="test_gamma_by_isoflop",
+                       quantity="test_gamma_by_isoflop", estimate=None, ci_low=None, ci_high=None, confidence=0.95,
+                       method="", n_resamples=None, expected="", verdict="inconclusive", runs=0, p_value=None,
+                       reason="this budget cannot decide: no IsoFLOP slice has 3 widths <around> its optimum",
+                       details={"flagged": True}, to_decide="widen the grid: smaller widths (1) & more data per run")
+
+
+@pytest.mark.parametrize("width", [40, 100, 400])
+def test_record_without_estimate_renders_in_the_summary(width):
+    rec = _undecided_record()
+    records = synthetic_records()[:2] + [rec]
+    text = report.render_summary(records, synthetic_meta(), width=width, color=False)
+    assert max(len(line) for line in text.splitlines()) <= width
+    words = _words(text)
+    assert rec.name in words and _words(rec.reason) in words and _words(rec.to_decide) in words
+    assert "1 inconclusive" in words
+    if width == 400:  # the table row: no numbers, a dash in each number column, the verdict whole
+        row = next(line for line in text.splitlines() if line.startswith(rec.name))
+        assert row.split()[1:] == [report.NO_VALUE] * 4 + ["inconclusive", report.NO_VALUE]
+
+
+def test_record_without_estimate_in_json_and_html(tmp_path, runs):
+    rec = _undecided_record()
+    paths = report.write_report(tmp_path, synthetic_records() + [rec], synthetic_meta(), runs)
+    back = json.loads((tmp_path / "report.json").read_text())
+    claim = back["claims"][-1]
+    assert claim["name"] == rec.name and claim["verdict"] == "inconclusive"
+    assert claim["estimate"] is None and claim["ci_low"] is None and claim["ci_high"] is None
+    assert claim["reason"] == rec.reason and claim["to_decide"] == rec.to_decide and claim["window"] is None
+    page = (tmp_path / "index.html").read_text()
+    row = page[page.index(html.escape(rec.nodeid)):]
+    row = row[:row.index("</tr>")]
+    assert f'<td class="num">{report.NO_VALUE}</td>' in row and html.escape(rec.reason) in row
+    assert "compute window" not in row  # no estimate: nothing used, so no window is claimed
+    assert "compute_loss.png" in {p.name for p in paths}
+
+
+def test_inconclusive_claims_show_cause_and_what_would_decide_in_the_summary():
+    records = synthetic_records()
+    todo = _inconclusive_with_fix(records)
+    assert len(todo) == 2
+    for width in (64, 120):
+        text = report.render_summary(records, synthetic_meta(), width=width, color=False)
+        words = _words(text)
+        for r in todo:
+            assert _words(f"{r['name']}: {r['reason']}") in words
+            assert _words(f"to decide: {r['to_decide']}") in words
+        assert words.count("to decide:") == len(todo)  # decided claims get no such line
+    colored = report.render_summary(records, synthetic_meta(), width=120, color=True)
+    assert all(_words(r["to_decide"]) in _words(colored) for r in todo)
+
+
+def test_summary_design_section_says_what_binds_where():
+    meta = synthetic_meta()
+    lines = meta["design"]["summary"]
+    assert len(lines) >= 3
+    words = _words(report.render_summary(synthetic_records(), meta, width=100, color=False))
+    for line in lines:
+        assert _words(line) in words
+    without = report.render_summary(synthetic_records(), synthetic_meta(design=False), width=100, color=False)
+    assert not any(_words(line) in _words(without) for line in lines)
+    # a design without summary lines still states its window
+    bare = {"window": meta["design"]["window"], "frontier": []}
+    text = report.render_summary(synthetic_records(), dict(meta, design=bare), width=200, color=False)
+    assert report.fmt_window(bare["window"]) in text
+    # the totals stay the last line
+    assert "378 runs" in text.strip().splitlines()[-1]
+
+
+def test_index_html_shows_design_windows_and_what_would_decide(written):
+    out, _ = written
+    page = (out / "index.html").read_text()
+    design = synthetic_design()
+    assert "<h2>Design</h2>" in page
+    for line in design["summary"]:
+        assert f"<li>{html.escape(line)}</li>" in page
+    frontier_table = page[page.index('<details class="frontier">'):]
+    frontier_table = frontier_table[:frontier_table.index("</details>")]
+    assert frontier_table.count("<tr>") == len(design["frontier"]) + 1  # + header
+    records = synthetic_records()
+    windowed = [r for r in records if r["window"]]
+    # every claim with an estimate states its compute range; one without (None, or NaN: null in JSON) none
+    estimated = [r for r in records if r["estimate"] is not None and np.isfinite(r["estimate"])]
+    assert page.count("compute window: ") == len(estimated)
+    assert page.count("compute window: all runs") == len(estimated) - len(windowed)
+    for r in windowed:
+        assert f"compute window: {html.escape(report.fmt_window(r['window']))}" in page
+    decide_rows = re.findall(r'<tr class="decide">(.*?)</tr>', page, flags=re.S)
+    todo = _inconclusive_with_fix(records)
+    assert len(decide_rows) == len(todo)
+    for r, row in zip(todo, decide_rows):
+        assert html.escape(r["to_decide"]) in row
+    # each decide row sits right beneath its claim's row
+    for r in todo:
+        end_of_row = page.index("</tr>", page.index(html.escape(r["nodeid"]))) + len("</tr>")
+        assert page[end_of_row:].lstrip().startswith('<tr class="decide">')
+
+
+def _window_extent(ax, gid="window"):
+    patches = [p for p in ax.patches if p.get_gid() == gid]
+    assert len(patches) == 1, [p.get_gid() for p in ax.patches]
+    p = patches[0]
+    x = np.asarray(p.get_xy(), float)[:, 0] if hasattr(p, "get_xy") and not hasattr(p, "get_width") else \
+        np.array([p.get_x(), p.get_x() + p.get_width()])
+    return p, float(x.min()), float(x.max())
+
+
+def test_compute_plot_shades_the_window_and_marks_bindings(runs):
+    design = synthetic_design()
+    fig = report.plot_compute_loss(runs, synthetic_records(), design=design)
+    ax = fig.axes[0]
+    patch, lo, hi = _window_extent(ax)
+    np.testing.assert_allclose([lo, hi], design["window"], rtol=1e-9)
+    assert patch.get_label() == "compute-limited window"
+    by_binding = {}
+    for p in design["frontier"]:
+        by_binding.setdefault(p["binding"], []).append((p["compute"], p["loss"]))
+    drawn = {c.get_gid(): c for c in ax.collections if str(c.get_gid()).startswith("binding-")}
+    assert set(drawn) == {f"binding-{b}" for b in by_binding}
+    for b, pts in by_binding.items():
+        np.testing.assert_allclose(np.asarray(drawn[f"binding-{b}"].get_offsets()), np.asarray(pts))
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "compute-limited window" in legend
+    for b in by_binding:
+        assert any(report.BINDING_STYLE[b][2] in t for t in legend), (b, legend)
+    # markers differ per binding, so the legend tells them apart without colour
+    assert len({report.BINDING_STYLE[b][0] for b in by_binding}) == len(by_binding)
+
+
+def test_compute_plot_without_design_has_no_window_or_bindings(runs):
+    ax = report.plot_compute_loss(runs, synthetic_records()).axes[0]
+    assert not [p for p in ax.patches if p.get_gid() == "window"]
+    assert not [c for c in ax.collections if str(c.get_gid()).startswith("binding-")]
+
+
+def test_too_narrow_window_is_labelled_so(runs):
+    design = dict(synthetic_design(), window_decides=False)
+    patch, _, _ = _window_extent(report.plot_compute_loss(runs, [], design=design).axes[0])
+    assert "too narrow to decide" in patch.get_label()
+
+
+def test_saturating_fit_is_drawn_from_the_claim_record(runs):
+    records = synthetic_records()
+    sat = records[SATURATING]
+    fig = report.plot_compute_loss(runs, records, design=synthetic_design())
+    x, y = (np.asarray(a, float) for a in _line(fig, "frontier-saturating").get_data())
+    E, A, alpha = sat["details"]["E"], sat["details"]["A"], sat["estimate"]
+    np.testing.assert_allclose(y, E + A * x ** -alpha, rtol=1e-12)
+    fx, _ = _line(fig, "frontier").get_data()
+    assert x.min() == pytest.approx(min(fx)) and x.max() == pytest.approx(max(fx))
+    assert _line(fig, "frontier-fit")  # the straight power law stays beside it
+
+
+def test_saturating_fit_is_refitted_on_the_frontier_without_a_record(runs):
+    from pytest_scaling import fits
+
+    records = [r for i, r in enumerate(synthetic_records()) if i != SATURATING]
+    fig = report.plot_compute_loss(runs, records)
+    fx, fy = (np.asarray(a, float) for a in _line(fig, "frontier").get_data())
+    f = fits.fit_saturating(fx, fy)
+    x, y = (np.asarray(a, float) for a in _line(fig, "frontier-saturating").get_data())
+    np.testing.assert_allclose(y, f.predict(x), rtol=1e-9)
+    assert "(refit)" in _line(fig, "frontier-saturating").get_label()
+    # an undecided saturating claim (no estimate) is not drawn from: the refit is used
+    broken = dict(synthetic_records()[SATURATING], estimate=None, ci_low=None, ci_high=None)
+    fig2 = report.plot_compute_loss(runs, records + [broken])
+    np.testing.assert_allclose(_line(fig2, "frontier-saturating").get_data()[1], y)
+
+
+def test_nopt_plot_shades_the_window_its_claim_used(runs):
+    records = synthetic_records()
+    ax = report.plot_nopt(runs, records, design=synthetic_design()).axes[0]
+    _, lo, hi = _window_extent(ax)
+    np.testing.assert_allclose([lo, hi], records[NOPT]["window"], rtol=1e-9)
+    # no window on the record: the design's; neither: none
+    records[NOPT]["window"] = None
+    design = dict(synthetic_design(), window=[2e9, 3e11])
+    _, lo, hi = _window_extent(report.plot_nopt(runs, records, design=design).axes[0])
+    np.testing.assert_allclose([lo, hi], [2e9, 3e11], rtol=1e-9)
+    assert not report.plot_nopt(runs, records).axes[0].patches
+
+
+def test_write_report_draws_the_compute_plot_with_the_design_window(tmp_path, runs, monkeypatch):
+    seen = {}
+    original = report.plot_compute_loss
+
+    def spy(runs, records=(), design=None):
+        fig = original(runs, records, design=design)
+        seen["window"] = _window_extent(fig.axes[0])[1:]
+        return fig
+
+    plots = tuple((stem, cap, spy if stem == "compute_loss" else fn) for stem, cap, fn in report.PLOTS)
+    monkeypatch.setattr(report, "PLOTS", plots)
+    paths = report.write_report(tmp_path, synthetic_records(), synthetic_meta(), runs)
+    png = tmp_path / "compute_loss.png"
+    assert png in paths and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    np.testing.assert_allclose(seen["window"], synthetic_design()["window"], rtol=1e-9)
+
+
+# --------------------------------------------------------------------------- baselines with the new records
+
+def test_older_baseline_loads_and_compares_with_an_undecided_claim(tmp_path):
+    from pytest_scaling import baseline
+
+    current = report.build_report_json(synthetic_records(), synthetic_meta(), None)
+    old = json.loads(json.dumps(current))
+    old["schema_version"] = 1  # before design / window / to_decide existed
+    old.pop("design")
+    for c in old["claims"]:
+        c.pop("window"), c.pop("to_decide")
+    undecided = synthetic_records()[UNDECIDED]
+    old["claims"][UNDECIDED].update(estimate=0.41, ci_low=0.3, ci_high=0.52, verdict="confirmed")
+    baseline.save(old, "v1", tmp_path)
+    loaded = baseline.load("v1", tmp_path)
+    deltas = {d.name: d for d in baseline.compare(current, loaded)}
+    d = deltas[undecided["name"]]
+    assert d.status == "both" and d.old == 0.41 and d.new is None and d.new_reason == undecided["reason"]
+    [line] = baseline.violations([d], [baseline.parse_fail_expr("*:0.1")])
+    assert undecided["reason"] in line and "0.41" in line
+    for width in (40, 140):
+        text = baseline.render_comparison(list(deltas.values()), width=width, color=False, baseline_name="v1")
+        assert max(len(x) for x in text.splitlines()) <= width
+        assert "no estimate" in text and "inconclusive" in _words(text)
+    # and the current report saved as a baseline compares with itself
+    baseline.save(current, "v2", tmp_path)
+    assert all(x.abs_change in (0, None) for x in baseline.compare(current, baseline.load("v2", tmp_path)))
