@@ -4,8 +4,13 @@ Source: the exercise (seeds/000: "for Adam, the learning rate should be proporti
 to the initialization scale, i.e. 1/sqrt(fan_in) for the standard Kaiming He
 initialization"). The LR sweep multiplies c/sqrt(fan_in) by powers of 2 at a few
 widths; each width's optimum LR* is the vertex of a parabola in ln LR around the best
-swept value (never the raw argmin), and the slope of ln LR* on ln fan_in is
-seed-bootstrapped (≥ 2 sweep seeds needed; fewer → "budget cannot decide").
+swept value (never the raw argmin), fitted to the points within 0.3 nats of ln loss of
+the width's minimum (weights falling smoothly to 0 at that level), so that the
+divergence wall above LR* stays out of the fit. The slope of ln LR* on ln fan_in is
+seed-bootstrapped (≥ 2 sweep seeds needed; fewer → "budget cannot decide"); with 2
+seeds the residual pool is the cells within the same 0.3 nats (the wall's cells, where
+one seed may collapse, resample their own seeds). The record's details carry the slope
+with the level halved and doubled (``window_sensitivity``).
 
 Claims: the slope is negative (the LR must shrink with width at all), and it is within
 ±0.25 of −0.5 (TOL). 0.25 is half the distance to both alternatives: 0 (one LR for all

@@ -235,7 +235,7 @@ def resample_means_pooled(cells: Cells, u: np.ndarray, *, inflate: bool = True,
     cell's residuals. ``None``: one pool (the default, unchanged).
     """
     m, res = _residuals(cells, inflate)
-    C, K, V = res.shape
+    C, K, _ = res.shape
     k = cells.counts
     valid = np.arange(K)[None, :] < k[:, None]
     multi = k > 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from fractions import Fraction
+
 import numpy as np
 
 from pytest_scaling import fits
@@ -98,8 +101,9 @@ def lr_fan_in_slope(sweep_runs, *, level: float = LR_LEVEL, half_window: int | N
     narrow widths and pulled their vertex toward low LR more than at wide ones: on
     simulated uneven basins (flat or slowly rising below LR*, a wall above it that comes
     closer at narrow widths) that moved the noise-free slope by +0.06…+0.26 for 2× steps;
-    the level window moves it by −0.09…+0.09 (each width's vertex still sits 0.2–0.6 low
-    in ln LR, toward the gentle side, but alike at every width, so it cancels in the slope).
+    the level window moves it by −0.09…+0.09 (each width's vertex still sits 0.3–0.6 low
+    in ln LR, toward the gentle side, but nearly alike at every width, so it cancels in
+    the slope; ``lr_optima`` inherit that offset).
     ``half_window=h``: the old window of the best point ±h points (for comparison).
 
     Seed bootstrap (every resample redoes the windows and vertices). With 2 seeds
@@ -107,8 +111,9 @@ def lr_fan_in_slope(sweep_runs, *, level: float = LR_LEVEL, half_window: int | N
     ``level`` of their width's seed-mean minimum share one pool across widths; every other
     cell (up the wall, where one seed may collapse: residuals of 0.14–0.85 nats against
     ~0.04 at the optimum) resamples its own seeds. Pooling every cell handed the wall's
-    noise to the cells that decide LR*: the interval was about twice too wide (median
-    width 1.18 → 0.59 on simulated 7-point sweeps; coverage 96% after, 98% before).
+    noise to the cells that decide LR*: the interval was about twice too wide (simulated
+    7-point sweeps, true slope −0.5: median width 1.16 → 0.59, coverage 97.6% → 95.4%;
+    13 points: 1.43 → 0.68, 100% → 97.0%; see tests/unit/test_lr_interval.py).
 
     If any width's optimum is at the sweep's edge the estimate carries a ``reason`` and
     every claim on it is inconclusive: a slope fitted to edge optima reproduces the
@@ -148,4 +153,17 @@ def lr_fan_in_slope(sweep_runs, *, level: float = LR_LEVEL, half_window: int | N
                                   f"width's minimum; other cells resample their own seeds (scheme 'pooled' only)",
                           "near_cells": n_near},
             "window_sensitivity": sens}
-    return _estimate(res, "slope d lnLR*/d ln fan_in", cells.n_runs, info, reason)
+    est = _estimate(res, "slope d lnLR*/d ln fan_in", cells.n_runs, info, reason)
+    return dataclasses.replace(est, to_decide=_widen_sweep(cells, per_width=info["per_width"])) if reason else est
+
+
+def _widen_sweep(cells: Cells, per_width: dict) -> str:
+    """The sweep that would bracket every edge optimum: two more factors of 2 past each edge hit."""
+    mults = np.unique(cells.design["lr_mult"])
+    lo, hi = float(mults.min()), float(mults.max())
+    edges = [opt["lr_mult_opt"] for opt in per_width.values() if opt["at_edge"]]
+    low_edge = [m <= np.sqrt(lo * mults[1]) for m in edges]
+    lo, hi = (lo / 4 if any(low_edge) else lo), (hi * 4 if not all(low_edge) else hi)
+    k_lo, k_hi = int(round(np.log2(lo))), int(round(np.log2(hi)))
+    listed = ",".join(str(Fraction(2.0 ** k).limit_denominator(4096)) for k in range(k_lo, k_hi + 1))
+    return f"widen the LR sweep past its edge: sweep_mults={listed} (a key of a budget line in scaling_budgets)"

@@ -19,6 +19,7 @@ import pytest
 
 from pytest_scaling import claims as claims_module
 from pytest_scaling.errors import FitError
+from pytest_scaling.plugin import ScalingGrid
 from pytest_scaling.runs import RunTable
 from tests import synthetic as S
 
@@ -33,12 +34,14 @@ def load(name: str):
     return mod
 
 
-class FakeGrid:
-    """The slice of the plugin's ``scaling_grid`` the claims use."""
+class FakeGrid(ScalingGrid):
+    """The plugin's ``scaling_grid`` (its memo included) over given runs instead of a session."""
+
+    budget = None
 
     def __init__(self, main: RunTable, sweep: RunTable | None = None):
         self.main, self.sweep = main, sweep if sweep is not None else RunTable()
-        self.budget = None
+        self._memo = {}
 
     def __call__(self, dropout=None, widths=None, fractions=None, seeds=None):
         f = {k: v for k, v in {"dropout": dropout, "width": widths, "fraction": fractions, "seed": seeds}.items()
@@ -82,9 +85,9 @@ def small_grid(rng=0, seeds=(0, 1, 2), sigma=0.01, **kw) -> RunTable:
     """A small-budget-shaped grid (9 widths × 7 fractions) with both dropout conditions sharing seed effects."""
     effects = np.random.default_rng(rng).normal(0, 0.005, len(seeds))
     a = S.make_grid(widths=SMALL_WIDTHS, n_fractions=7, seeds=seeds, sigma=sigma, rng=rng, seed_effects=effects,
-                    checkpoints=5, **kw)
+                    checkpoints=10, **kw)
     b = S.make_grid(widths=SMALL_WIDTHS, n_fractions=7, seeds=seeds, sigma=sigma, rng=rng + 100,
-                    seed_effects=effects, checkpoints=5, dropout=0.2, **kw)
+                    seed_effects=effects, checkpoints=10, dropout=0.2, **kw)
     return RunTable(list(a) + list(b))
 
 

@@ -126,19 +126,35 @@ from pytest_scaling.errors import FitError
 
 def test_needs_more_seeds(scaling_grid):
     scaling_grid(dropout=0.0)
-    raise FitError("a seed bootstrap needs ≥2 seeds")
+    raise FitError("a seed bootstrap needs ≥2 seeds", to_decide="train ≥2 seeds")
 
 def test_not_a_claim():
     raise FitError("plain tests keep their errors")
 '''
 
 
-def test_a_budget_that_cannot_decide_is_inconclusive(project):
+def test_a_budget_that_cannot_decide_is_inconclusive_and_recorded(project, tmp_path):
+    """A claim whose fit cannot run is still a claim: it is in report.json (so a baseline sees it),
+    with its cause and what would decide it."""
     project.makepyfile(test_claims=UNDECIDABLE)
-    result = project.runpytest("-rs")
+    result = project.runpytest("-rs", f"--scaling-report={tmp_path / 'r'}")
     result.assert_outcomes(skipped=1, failed=1)
-    result.stdout.fnmatch_lines(["*this budget cannot decide (a seed bootstrap needs*"])
+    result.stdout.fnmatch_lines(["*this budget cannot decide: a seed bootstrap needs*to decide: train ≥2 seeds*"])
+    (claim,) = json.loads((tmp_path / "r" / "report.json").read_text())["claims"]
+    assert claim["verdict"] == "inconclusive" and claim["estimate"] is None
+    assert "a seed bootstrap needs" in claim["reason"] and claim["to_decide"] == "train ≥2 seeds"
     project.runpytest("--scaling-strict").assert_outcomes(failed=2)
+
+
+def test_an_inconclusive_claim_prescribes_seeds_as_a_budget_line(project, tmp_path):
+    """'Shift > 0' at 0.05 ± 0.1: the seeds that would decide it, as a line for scaling_budgets."""
+    project.runpytest(f"--scaling-report={tmp_path / 'r'}").assert_outcomes(passed=2, skipped=1)
+    claims = {c["name"]: c for c in json.loads((tmp_path / "r" / "report.json").read_text())["claims"]}
+    undecided = claims["test_undecided"]
+    assert undecided["verdict"] == "inconclusive" and claims["test_claim"]["to_decide"] == ""
+    factor = undecided["details"]["seeds_factor"]  # ((1.96 + 0.84)/1.96 · 1.96·0.1 / 0.05)² ≈ 31
+    assert factor == pytest.approx(((1.959964 + 0.841621) * 0.1 / 0.05) ** 2, rel=1e-3)
+    assert "seeds alone will not decide" in undecided["to_decide"]  # 2 seeds × 31 is past the practical 20
 
 
 SHIFTING = '''

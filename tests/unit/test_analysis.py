@@ -246,9 +246,14 @@ def test_extrapolation_are_difference_matches_the_two_fits():
 
 
 def test_sample_efficiency_slope_is_negative_on_the_law_and_needs_checkpoints():
-    runs = S.make_grid(rng=4, widths=S.WIDTHS[:8], n_fractions=3, checkpoints=5)
+    # octave checkpoints from 1/512 of the run: every width reaches every target inside its range
+    runs = S.make_grid(rng=4, widths=S.WIDTHS[:8], n_fractions=3, checkpoints=10)
     e = A.sample_efficiency_slope(runs, n_resamples=300)
-    assert e.ci()[1] < 0 and len(e.details["examples_needed"]) == 8 and e.details["fraction"] == 1.0
+    assert e.ci()[1] < 0 and np.shape(e.details["examples_needed"]) == (4, 8) and e.details["fraction"] == 1.0
+    assert all(s < 0 for s in e.details["per_target_slopes"])
+    # checkpoints only from 1/16 of the run: the widest width starts below the narrowest's final loss
+    with pytest.raises(FitError, match="no loss level is reached by every width"):
+        A.sample_efficiency_slope(S.make_grid(rng=4, widths=S.WIDTHS[:8], n_fractions=3, checkpoints=5))
     with pytest.raises(FitError, match="checkpoints"):
         A.sample_efficiency_slope(S.make_grid(rng=4, widths=S.WIDTHS[:4], n_fractions=2))
 

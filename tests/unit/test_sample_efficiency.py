@@ -11,8 +11,13 @@ run at half the data (a prefix of the same trajectory: the estimator must use th
 only). A run's final state is scored on the checkpoints' validation slice (``slice_loss``, on the
 trajectory) and on the full split (``val_loss``, 3% higher here, with its own noise).
 
-The estimand for calibration is the same pipeline on noise-free trajectories (targets chosen from
-them); the 95% seed-bootstrap intervals must cover it in 92–98% of the replicates.
+The estimand for calibration is the same pipeline on noise-free trajectories (targets placed from
+them); the 95% seed-bootstrap intervals must cover it in 92–98% of 300 replicates (binomial SE 1.3%),
+with 2 and 3 seeds. Measured here: 93.7% (2 seeds, median CI width 0.28) and 95.3% (3 seeds, 0.21),
+for a slope of −0.58; on 1,000 further replicates each, 96.4% and 94.4%. Design choices these
+simulations decided (see ``sample_efficiency_slope``): targets re-placed in every resample (held at the
+point estimate's levels: 87–90%), the overlap's top from a fit across widths rather than a raw minimum
+(bias ≈ ⅓ SE), residuals pooled over widths with the interval expanded by t/z (unexpanded: 92–94%).
 """
 
 import sys
@@ -53,7 +58,8 @@ def trajectory_grid(rng=None, seeds=(0, 1, 2), sigma_end=SIGMA_END, sigma_seed=S
     """Runs of (width × fraction × seed) whose checkpoints trace one noisy trajectory per chain."""
     rng = np.random.default_rng(rng)
     runs_ex = {f: checkpoint_examples(int(TOTAL * f), first_fraction) for f in fractions}
-    grid = np.unique(np.concatenate(list(runs_ex.values())))  # every chain's scored points, ascending
+    # every point a chain may be scored at, ascending: the noise does not depend on the checkpoint layout
+    grid = np.unique(np.concatenate([checkpoint_examples(int(TOTAL * f)) for f in fractions]))
     sig = sigma_end * (grid[-1] / grid) ** KAPPA
     seed_eff = rng.normal(0, sigma_seed, len(seeds))
     runs = []
@@ -157,20 +163,30 @@ def test_coverage_of_the_pooled_slope(seeds):
 def test_stable_when_the_widest_model_starts_below_the_old_target():
     """The failure mode: with checkpoints only from 1/8 of the run (the old engine), the widest
     width's first checkpoint is already below the narrowest width's final loss (the old target), so
-    examples-to-target had to be extrapolated before the first checkpoint. Now: no target is reached
-    by every width inside its range, so the estimator refuses and says what would decide it; with
-    the dense checkpoints the estimate is stable across noise draws and near the truth."""
+    examples-to-target had to be extrapolated before the first checkpoint. Now no target is reached by
+    every width inside its range, so the estimator refuses and says what would decide it. With the
+    engine's dense checkpoints (same noise draws) the estimate is stable across noise replicates and near
+    the noise-free value, and at a fixed target it does not depend on the checkpoint layout (the
+    bracketing checkpoints decide it, nothing is extrapolated)."""
     sparse = trajectory_grid(rng=3, first_fraction=1 / 8)
     cells = _sample_efficiency_cells(sparse)
     m = cells.means()
     w = cells.design["width"]
-    old_target = m[:, -1].max()
-    assert m[np.argmax(w), 0] < old_target  # the widest model starts below the old target
+    assert m[np.argmax(w), 0] < m[:, -1].max()  # the widest model starts below the old target
     with pytest.raises(FitError, match="no loss level is reached by every width.*(checkpoints|fraction)"):
         sample_efficiency_slope(sparse, n_resamples=50)
 
+    dense = sample_efficiency_slope(trajectory_grid(rng=3), n_resamples=200)
+    assert dense.details["resamples_outside_range"] <= 20
+    lo, hi = dense.details["overlap"]
+    assert lo < min(dense.details["targets"]) and max(dense.details["targets"]) < hi
+    fixed = dense.details["targets"][0]
+    a = sample_efficiency_slope(trajectory_grid(rng=3), targets=fixed, n_resamples=50)
+    b = sample_efficiency_slope(trajectory_grid(rng=3, first_fraction=2.0 ** -8), targets=fixed, n_resamples=50)
+    assert a.value == pytest.approx(b.value, abs=1e-9)
+
     truth, _ = noise_free()
-    est = np.array([sample_efficiency_slope(trajectory_grid(rng=300 + r), n_resamples=50, seed=r).value
-                    for r in range(20)])
-    print(f"dense checkpoints: estimates {est.mean():.3f} ± {est.std():.3f} (truth {truth:.3f})")
-    assert np.all(np.abs(est - truth) < 0.15) and est.std() < 0.06
+    est = np.array([sample_efficiency_slope(trajectory_grid(rng=300 + r), n_resamples=20, seed=r).value
+                    for r in range(30)])
+    print(f"dense checkpoints: estimates {est.mean():.3f} ± {est.std():.3f} (noise-free {truth:.3f})")
+    assert abs(est.mean() - truth) < 0.03 and est.std() < 0.08 and np.all(np.abs(est - truth) < 0.25)
