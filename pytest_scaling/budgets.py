@@ -92,15 +92,15 @@ def _halvings(smallest: int, largest: int = 0) -> tuple[float, ...]:
 
 BUILTIN_BUDGETS: dict[str, Budget] = {
     b.name: b for b in (
-        Budget("tiny", widths=(2, 3, 4, 6, 8), fractions=_halvings(5, 2), seeds=(0, 1),
+        Budget("tiny", widths=(1, 2, 3, 4, 6, 8), fractions=_halvings(5, 2), seeds=(0, 1),
                sweep_widths=(2, 4, 16), sweep_fraction=1 / 8, sweep_mults=tuple(2.0 ** k for k in range(-2, 3)),
                sweep_seeds=(0, 1), description="tests and CI smoke"),
-        Budget("small", widths=(2, 3, 4, 6, 8, 11, 16, 23, 32), fractions=_halvings(6), seeds=(0, 1),
+        Budget("small", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32), fractions=_halvings(6), seeds=(0, 1),
                sweep_widths=(4, 11, 32), sweep_fraction=1 / 8, sweep_seeds=(0, 1), description="a laptop"),
-        Budget("medium", widths=(2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64), fractions=_halvings(7), seeds=(0, 1, 2),
+        Budget("medium", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64), fractions=_halvings(7), seeds=(0, 1, 2),
                sweep_widths=(4, 11, 32, 64), sweep_fraction=1 / 4, sweep_seeds=(0, 1, 2),
                sweep_mults=tuple(2.0 ** k for k in range(-4, 5)), description="a patient CPU or one GPU"),
-        Budget("full", widths=(2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128), fractions=_halvings(8),
+        Budget("full", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128), fractions=_halvings(8),
                seeds=(0, 1, 2, 3, 4), sweep_widths=(4, 11, 32, 64, 128), sweep_fraction=1 / 4,
                sweep_seeds=(0, 1, 2), sweep_mults=tuple(2.0 ** k for k in range(-4, 5)), description="GPU runners"),
     )
