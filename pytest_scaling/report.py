@@ -718,14 +718,30 @@ def plot_compute_loss(runs: RunTable, records: Sequence[Mapping] = (), design: M
     sm = _width_colors(grid.column("width"))
     ax.scatter(grid.column("flops"), grid.column("val_loss"), c=sm.to_rgba(grid.column("width")), s=14,
                alpha=0.7, edgecolors="none", gid="runs")
-    _draw_frontier(ax, fr, color="black", label="frontier (seed means)", gid="frontier", fit_label="fit: L")
-    sat = saturating_params(records, fr)
+    window = (design or {}).get("window")
+    if window:  # the claims' power law holds inside the window only: draw it there
+        x, y = fr.compute[fr.index], fr.value[fr.index]
+        ax.plot(x, y, "-o", color="black", lw=1.5, ms=4, label="frontier (seed means)", gid="frontier", zorder=4)
+        inside = (x >= window[0] * (1 - 1e-9)) & (x <= window[1] * (1 + 1e-9))
+        if inside.sum() >= 3:
+            from pytest_scaling import fits
+
+            line = fits.fit_power_law(x[inside], y[inside])
+            xs = np.geomspace(window[0], window[1], 30)
+            ax.plot(xs, _power_law_line(line, xs), "--", color="black", lw=1.4,
+                    label=f"power law in the window: L ∝ C^{line.slope:.3f}", gid="frontier-fit", zorder=5)
+        # the whole frontier, bend and cap included, against the saturating form fitted to all of it
+        sat = saturating_params((), fr)
+    else:
+        _draw_frontier(ax, fr, color="black", label="frontier (seed means)", gid="frontier", fit_label="fit: L")
+        sat = saturating_params(records, fr)
     if sat is not None:
         E, A, alpha, source = sat
         x = fr.compute[fr.index]
         xs = np.geomspace(x.min(), x.max(), 80)
+        words = "all frontier points" if window else ("refit" if source == "refit" else "")
         ax.plot(xs, E + A * xs ** -alpha, "-.", color="#c0392b", lw=1.3,
-                label=f"saturating: L = {fmt_num(E)} + A·C^−{alpha:.3f}" + (" (refit)" if source == "refit" else ""),
+                label=f"saturating: L = {fmt_num(E)} + A·C^−{alpha:.3f}" + (f" ({words})" if words else ""),
                 gid="frontier-saturating", zorder=5)
     _mark_bindings(ax, design)
     ax.set(xscale="log", yscale="log", xlabel="training compute C (FLOPs)", ylabel="validation loss")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from pytest_scaling import fits
@@ -145,6 +147,10 @@ def _run(cells: Cells, builder, quantity: str, n_resamples: int, seed: int, sche
     stat, info = out[0], out[1]
     reason = out[2] if len(out) > 2 else ""
     res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme)
+    expand = info.get("interval_expansion", 1.0)
+    if expand != 1.0:
+        res = dataclasses.replace(res, samples=res.point + expand * (res.samples - res.point),
+                                  method=res.method.replace("percentile", f"percentile expanded ×{expand:.3f}"))
     details = dict(info)
     if region is not None:
         details["fit_region"] = region

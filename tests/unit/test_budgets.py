@@ -18,7 +18,7 @@ def test_builtin_budgets_follow_the_design(budget):
 
 
 def test_design_table_ranges():
-    assert (min(BUILTIN_BUDGETS["small"].widths), max(BUILTIN_BUDGETS["small"].widths)) == (2, 32)
+    assert (min(BUILTIN_BUDGETS["small"].widths), max(BUILTIN_BUDGETS["small"].widths)) == (1, 32)
     assert min(BUILTIN_BUDGETS["small"].fractions) == 1 / 64 and max(BUILTIN_BUDGETS["small"].fractions) == 1
     assert len(BUILTIN_BUDGETS["small"].seeds) >= 2 and len(BUILTIN_BUDGETS["full"].seeds) == 5
 

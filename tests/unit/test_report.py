@@ -489,15 +489,27 @@ def test_too_narrow_window_is_labelled_so(runs):
 
 
 def test_saturating_fit_is_drawn_from_the_claim_record(runs):
+    """Without a window the claim's saturating fit is drawn; with one (below), the claim's fit is a
+    window fit, and the plot shows the whole frontier against the saturating form fitted to all of it."""
     records = synthetic_records()
     sat = records[SATURATING]
-    fig = report.plot_compute_loss(runs, records, design=synthetic_design())
+    fig = report.plot_compute_loss(runs, records, design=None)
     x, y = (np.asarray(a, float) for a in _line(fig, "frontier-saturating").get_data())
     E, A, alpha = sat["details"]["E"], sat["details"]["A"], sat["estimate"]
     np.testing.assert_allclose(y, E + A * x ** -alpha, rtol=1e-12)
     fx, _ = _line(fig, "frontier").get_data()
     assert x.min() == pytest.approx(min(fx)) and x.max() == pytest.approx(max(fx))
     assert _line(fig, "frontier-fit")  # the straight power law stays beside it
+
+
+def test_with_a_window_the_power_law_is_drawn_inside_it_and_the_saturating_form_over_all(runs):
+    design = synthetic_design()
+    fig = report.plot_compute_loss(runs, synthetic_records(), design=design)
+    lx, _ = _line(fig, "frontier-fit").get_data()
+    assert min(lx) == pytest.approx(design["window"][0]) and max(lx) == pytest.approx(design["window"][1])
+    sx, _ = _line(fig, "frontier-saturating").get_data()
+    fx, _ = _line(fig, "frontier").get_data()
+    assert min(sx) == pytest.approx(min(fx)) and max(sx) == pytest.approx(max(fx))
 
 
 def test_saturating_fit_is_refitted_on_the_frontier_without_a_record(runs):

@@ -12,7 +12,8 @@ CONTEXT = Context(dataset="fashion-mnist:abc", device_kind="cpu", code_version="
 
 def result(seed=0, loss=0.5):
     return RunResult(spec=RunSpec(width=4, fraction=0.25, seed=seed), params=4266, flops_per_example=177184,
-                     examples=15000, val_loss=loss, val_acc=0.8, checkpoints=(Checkpoint(15000, loss, 0.8),))
+                     examples=15000, val_loss=loss, val_acc=0.8, checkpoints=(Checkpoint(15000, loss, 0.8),),
+                     slice_loss=loss * 1.01, slice_acc=0.79)
 
 
 def test_round_trip(cache_dir):
