@@ -28,6 +28,21 @@ def _iso_levels(cells: Cells) -> tuple[np.ndarray, str]:
     return np.round(np.log2(cells.design["flops"])).astype(int), "octave bins of compute"
 
 
+def _slice_optimum(Y: np.ndarray, u: np.ndarray, uc: np.ndarray, pinv: np.ndarray, approach: str) -> np.ndarray:
+    """ln N_opt of one iso-compute slice per resample: ``Y`` [B, n] ln L at sizes ``u`` (``uc`` centred).
+    Envelope: the best size. IsoFLOP: the vertex of the parabola fitted through ``pinv`` (its
+    pseudo-inverse design), clipped to the sizes; a concave fit gives the better end."""
+    if approach == "envelope":
+        return u[np.argmin(Y, axis=1)]
+    _, c1, c2 = (Y @ pinv.T).T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.where(c2 > 0, -c1 / (2 * np.where(c2 > 0, c2, 1)), np.nan)
+    lo_f = c1 * uc[0] + c2 * uc[0] ** 2
+    hi_f = c1 * uc[-1] + c2 * uc[-1] ** 2
+    v = np.where(np.isnan(v), np.where(lo_f <= hi_f, uc[0], uc[-1]), v)
+    return np.clip(v, uc[0], uc[-1]) + u.mean()
+
+
 def _optimum_stat(cells: Cells, size: str = "params", approach: str = "isoflop", min_points: int = 4,
                   drop_edge: bool = False, starts: np.ndarray | None = None, bounds: tuple | None = None, **_):
     """Builder for γ. Cells with trajectories (``design.trajectory_cells``) give iso-compute
@@ -81,17 +96,7 @@ def _optimum_stat(cells: Cells, size: str = "params", approach: str = "isoflop",
     def optima(M):
         out = np.empty((M.shape[0], len(prep)))
         for j, (idx, u, uc, P) in enumerate(prep):
-            Y = M[:, idx, 0]
-            if approach == "envelope":
-                out[:, j] = u[np.argmin(Y, axis=1)]
-                continue
-            c0, c1, c2 = (Y @ P.T).T
-            with np.errstate(divide="ignore", invalid="ignore"):
-                v = np.where(c2 > 0, -c1 / (2 * np.where(c2 > 0, c2, 1)), np.nan)
-            lo_f = c1 * uc[0] + c2 * uc[0] ** 2
-            hi_f = c1 * uc[-1] + c2 * uc[-1] ** 2
-            v = np.where(np.isnan(v), np.where(lo_f <= hi_f, uc[0], uc[-1]), v)
-            out[:, j] = np.clip(v, uc[0], uc[-1]) + u.mean()
+            out[:, j] = _slice_optimum(M[:, idx, 0], u, uc, P, approach)
         return out
 
     def stat(M):
@@ -150,17 +155,7 @@ def _profile_optimum_stat(cells: Cells, size: str, approach: str, bounds: tuple 
         P = prof.values(M)  # [B, S, W]
         out = np.empty((M.shape[0], len(slices)))
         for j, (s, fit_idx, u, uc, pinv) in enumerate(slices):
-            Y = P[:, s, fit_idx]
-            if approach == "envelope":
-                out[:, j] = u[np.argmin(Y, axis=1)]
-                continue
-            c0, c1, c2 = (Y @ pinv.T).T
-            with np.errstate(divide="ignore", invalid="ignore"):
-                v = np.where(c2 > 0, -c1 / (2 * np.where(c2 > 0, c2, 1)), np.nan)
-            lo_f = c1 * uc[0] + c2 * uc[0] ** 2
-            hi_f = c1 * uc[-1] + c2 * uc[-1] ** 2
-            v = np.where(np.isnan(v), np.where(lo_f <= hi_f, uc[0], uc[-1]), v)
-            out[:, j] = np.clip(v, uc[0], uc[-1]) + u.mean()
+            out[:, j] = _slice_optimum(P[:, s, fit_idx], u, uc, pinv, approach)
         return out
 
     def stat(M):
