@@ -7,8 +7,9 @@ from pytest_scaling.models import (WIDTHS, GroupedCNN, count_params, forward_flo
 
 
 def test_widths_grow_by_sqrt2():
-    ratios = [b / a for a, b in zip(WIDTHS, WIDTHS[1:])]
-    assert all(1.3 <= r <= 1.55 for r in ratios)
+    """From width 2 on; width 1, the family's floor, sits one step (×2) below it."""
+    ratios = [b / a for a, b in zip(WIDTHS[1:], WIDTHS[2:])]
+    assert WIDTHS[:2] == (1, 2) and all(1.3 <= r <= 1.55 for r in ratios)
 
 
 def test_compute_roughly_doubles_per_width_step_at_large_width():
