@@ -451,9 +451,13 @@ def widen_window(design: Design) -> str:
         smaller = [w for w in (1, 2, 3) if w < smallest]
         hints.append(f"smaller widths ({', '.join(map(str, smaller))})" if smaller else
                      "smaller widths (the grid already starts at width 1: the lowest compute is small-model bound)")
-    if counts["data_cap"]:
+    if counts["data_cap"] and design.largest_fraction < 1:
+        hints.append(f"larger fractions: {counts['data_cap']} slice(s) want more than the largest fraction "
+                     f"({design.largest_fraction:g}, {design.largest_examples:,.0f} images), e.g. fractions up to 1 "
+                     f"as in --scaling-budget=small")
+    elif counts["data_cap"]:
         hints.append(f"more data per run: {counts['data_cap']} slice(s) want more than one epoch of "
-                     f"{design.largest_examples:,.0f} images (smaller widths at full data help at their compute)")
+                     f"{design.largest_examples:,.0f} images (repeated data, or a larger training set)")
     if counts["largest_width"]:
         hints.append(f"widths above {max(design.widths):g} (e.g. --scaling-budget=medium)")
     if counts["smallest_fraction"]:
