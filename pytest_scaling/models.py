@@ -16,10 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-#: Widths grow by ×√2 (rounded), so forward compute roughly doubles per step. Width 1 (2.6× less
-#: compute than width 2) is where the compute-limited window opens on one epoch of 60,000 images:
-#: below ~1e9 FLOPs the best model at equal compute is the smallest one.
-WIDTHS = (1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128)
+from pytest_scaling.runs import WIDTHS  # noqa: F401  (the family's widths, defined without torch)
+
 IMAGE_SIDE = 28
 N_CLASSES = 10
 

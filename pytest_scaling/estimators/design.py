@@ -41,6 +41,7 @@ from pytest_scaling import fits
 from pytest_scaling.bootstrap import Cells
 from pytest_scaling.errors import FitError
 from pytest_scaling.estimators.common import KEY, _chain_keys
+from pytest_scaling.runs import WIDTHS
 
 __all__ = ["BINDINGS", "MIN_WINDOW_SLICES", "Design", "FrontierPoint", "IsoSlice", "Profiles", "diagnose",
            "profiles", "trajectory_cells"]
@@ -448,8 +449,9 @@ def widen_window(design: Design) -> str:
     smallest = min(design.widths)
     hints = []
     if counts["smallest_width"]:
-        smaller = [w for w in (1, 2, 3) if w < smallest]
-        hints.append(f"smaller widths ({', '.join(map(str, smaller))})" if smaller else
+        smaller = [w for w in WIDTHS if w < smallest][-3:]
+        widths = ",".join(f"{w:g}" for w in (*smaller, *design.widths))
+        hints.append(f"smaller widths: widths={widths} in the budget line" if smaller else
                      "smaller widths (the grid already starts at width 1: the lowest compute is small-model bound)")
     if counts["data_cap"] and design.largest_fraction < 1:
         hints.append(f"larger fractions: {counts['data_cap']} slice(s) want more than the largest fraction "
