@@ -58,22 +58,23 @@ class Budget:
 PRACTICAL_SEEDS = 20
 
 
-def budget_for_seeds(budget: Budget, factor: float) -> str:
+def budget_for_seeds(budget: Budget, factor: float, field: str = "seeds") -> str:
     """The smallest budget with ``factor`` × this budget's seeds: a one-line definition for the ini
-    (this budget with more seeds), and a built-in budget that also provides them, if any."""
+    (this budget with more seeds), and a built-in budget that also provides them, if any.
+    ``field``: which seeds the claim's runs use, ``seeds`` (main grid) or ``sweep_seeds`` (LR sweep)."""
     import math
 
-    have = len(budget.seeds)
+    have = len(getattr(budget, field))
     if not math.isfinite(factor) or factor * have > PRACTICAL_SEEDS:
         return (f"more than {PRACTICAL_SEEDS} seeds: seeds alone will not decide it at this estimate; "
                 f"a wider compute range or a less noisy estimator would")
     need = max(have + 1, math.ceil(factor * have))
     seeds = ",".join(str(s) for s in range(need))
-    line = f"{need} seeds: add to scaling_budgets the line '{budget.name}{need}: parent={budget.name} seeds={seeds}'"
+    line = f"{need} seeds: add to scaling_budgets the line '{budget.name}{need}: parent={budget.name} {field}={seeds}'"
     for other in BUILTIN_BUDGETS.values():
-        if (len(other.seeds) >= need and set(budget.widths) <= set(other.widths)
+        if (len(getattr(other, field)) >= need and set(budget.widths) <= set(other.widths)
                 and set(budget.fractions) <= set(other.fractions)):
-            return f"{line} (or --scaling-budget={other.name}, {len(other.seeds)} seeds)"
+            return f"{line} (or --scaling-budget={other.name}, {len(getattr(other, field))} seeds)"
     return line
 
 

@@ -305,7 +305,8 @@ def pytest_runtest_makereport(item: pytest.Item, call):
         if factor is not None:
             from pytest_scaling.budgets import budget_for_seeds
 
-            data["to_decide"] = f"{data['to_decide']}: {budget_for_seeds(budget, factor)}"
+            field = data["details"].get("seed_field", "seeds")
+            data["to_decide"] = f"{data['to_decide']}: {budget_for_seeds(budget, factor, field)}"
         item.user_properties.append((CLAIM_PROPERTY, json.dumps(data, default=str)))
         prefix = f"scaling.{data['quantity']}"
         item.user_properties.extend([

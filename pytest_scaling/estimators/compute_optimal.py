@@ -10,7 +10,7 @@ from pytest_scaling import fits
 from pytest_scaling.bootstrap import Cells, seed_bootstrap
 from pytest_scaling.claims import Estimate
 from pytest_scaling.errors import FitError
-from pytest_scaling.estimators.design import WindowChoice, cells_for_slices, choose_window, in_window, profiles
+from pytest_scaling.estimators.design import WindowChoice, cells_for_slices, choose_window, profiles
 from pytest_scaling.estimators.common import _fit_region, _flops_exponent, _ols_slope_batched, _run, _scheme_name
 
 
@@ -56,8 +56,13 @@ def _optimum_stat(cells: Cells, size: str = "params", approach: str = "isoflop",
         raise ValueError(f"approach must be 'envelope', 'isoflop' or 'parametric', got {approach!r}")
     if "traj_examples" in cells.design:
         return _profile_optimum_stat(cells, size, approach, bounds)
-    if bounds is not None:
-        cells = in_window(cells, bounds)
+    if bounds is not None:  # diagonals of the cells in range; the statistic still reads every cell's column
+        c = cells.design["flops"]
+        keep = np.flatnonzero((c >= bounds[0] * (1 - 1e-9)) & (c <= bounds[1] * (1 + 1e-9)))
+        if keep.size == 0:
+            raise FitError(f"no runs lie in the compute range {bounds[0]:.3g}–{bounds[1]:.3g}.")
+        inner, *rest = _optimum_stat(cells.subset(keep), size, approach, min_points, drop_edge, starts)
+        return (lambda M: inner(M[:, keep]), *rest)
     lnN = np.log(cells.design[size])
     lnC = np.log(cells.design["flops"])
     lev, how = _iso_levels(cells)
@@ -259,7 +264,7 @@ def compute_optimal_exponent(runs, size: str = "params", approach: str = "isoflo
     choice = _window_for(runs, approach, window, size)
     full = cells_for_slices(runs)
     cells, region = _fit_region(full, min_compute, drop_smallest_decades)
-    bounds = _bounds(region, choice.window)
+    bounds = slice_bounds(region, choice.window, min_compute is not None or drop_smallest_decades > 0)
     est = _run(cells, _optimum_stat, f"γ in N_opt ∝ C^γ ({size}, {approach})", n_resamples, seed, scheme, region,
                full, size=size, approach=approach, starts=starts, bounds=bounds)
     if compare:
@@ -283,9 +288,11 @@ def _window_for(runs, approach: str, window, size: str):
     return choose_window(runs, window, size)
 
 
-def _bounds(region: dict, window: tuple | None) -> tuple | None:
-    """Slice compute bounds: the window, raised to the fit region's lower cut."""
-    lo = region.get("min_compute")
+def slice_bounds(region: dict, window: tuple | None, cut: bool) -> tuple | None:
+    """The compute range of γ's iso-compute slices: the window, raised to the fit region's lower
+    cut when the caller asked for one (``cut``: min_compute or drop_smallest_decades given).
+    Profiles read trajectories far below the grid's smallest run, so an unasked cut would drop slices."""
+    lo = region.get("min_compute") if cut else None
     if window is None:
         return None if not lo else (lo, np.inf)
     return (max(window[0], lo or 0.0), window[1])
@@ -307,7 +314,9 @@ def compute_optimal_exponents(runs, size: str = "params", approaches=("envelope"
     choices = {a: _window_for(runs, a, window, size) for a in approaches}
     full = cells_for_slices(runs)
     cells, region = _fit_region(full, min_compute, drop_smallest_decades)
-    built = {a: _optimum_stat(cells, size=size, approach=a, starts=starts, bounds=_bounds(region, choices[a].window))
+    cut = min_compute is not None or drop_smallest_decades > 0
+    built = {a: _optimum_stat(cells, size=size, approach=a, starts=starts,
+                              bounds=slice_bounds(region, choices[a].window, cut))
              for a in approaches}
     stats = {a: b[0] for a, b in built.items()}
     store = {a: [] for a in approaches}

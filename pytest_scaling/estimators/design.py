@@ -360,13 +360,15 @@ class WindowChoice:
     reason: str = ""  # non-empty: the window cannot decide a compute-limited claim
     to_decide: str = ""
     design: Design | None = None
+    slices: int | None = None  # interior slices in ``window`` when it is not the design's own (an overlap)
 
     def details(self) -> dict:
         out = {"window": None if self.window is None else [float(self.window[0]), float(self.window[1])],
                "window_source": self.source}
-        if self.design is not None:
-            out["window_slices"] = self.design.window_slices
-            out["window_decades"] = self.design.window_decades
+        if self.window is not None:
+            out["window_decades"] = float(np.log10(self.window[1] / self.window[0]))
+        if self.slices is not None or self.design is not None:
+            out["window_slices"] = self.slices if self.slices is not None else self.design.window_slices
         return out
 
     def apply(self, estimate):
@@ -440,7 +442,7 @@ def shared_window(runs_a, runs_b, window="auto", size: str = "params") -> Window
         return WindowChoice(None, "all runs", f"the two conditions' compute-limited windows overlap in {inside} "
                             f"iso-compute slice(s) (a claim needs ≥{MIN_WINDOW_SLICES})", widen_window(b.design),
                             b.design)
-    return WindowChoice((lo, hi), "design (overlap of both conditions)", design=b.design)
+    return WindowChoice((lo, hi), "design (overlap of both conditions)", design=b.design, slices=inside)
 
 
 def widen_window(design: Design) -> str:
@@ -460,10 +462,11 @@ def widen_window(design: Design) -> str:
     elif counts["data_cap"]:
         hints.append(f"more data per run: {counts['data_cap']} slice(s) want more than one epoch of "
                      f"{design.largest_examples:,.0f} images (repeated data, or a larger training set)")
-    if counts["largest_width"]:
-        hints.append(f"widths above {max(design.widths):g} (e.g. --scaling-budget=medium)")
-    if counts["smallest_fraction"]:
-        hints.append("trajectories scored at fewer examples (smaller fractions)")
+    if counts["largest_width"] or counts["smallest_fraction"]:
+        # the widest width wins (at its largest fraction, or at the fewest examples scored): wider models
+        larger = [w for w in WIDTHS if w > max(design.widths)][:2]
+        hints.append(f"larger widths: add {','.join(map(str, larger))} to the budget's widths" if larger else
+                     "larger widths than the family's largest")
     if not hints:
         hints.append("more widths between the current ones")
     return "widen the grid: " + "; ".join(hints)

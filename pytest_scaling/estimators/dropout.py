@@ -6,7 +6,7 @@ from __future__ import annotations
 from pytest_scaling.bootstrap import match_cells, paired_seed_bootstrap
 from pytest_scaling.claims import Estimate
 from pytest_scaling.estimators.common import PAIR_ON, _estimate, _fit_region, cells_from_runs
-from pytest_scaling.estimators.compute_optimal import _optimum_stat
+from pytest_scaling.estimators.compute_optimal import _optimum_stat, slice_bounds
 from pytest_scaling.estimators.design import WindowChoice, cells_for_slices, in_window, shared_window
 from pytest_scaling.estimators.frontier import _frontier_level_stat, _frontier_stat
 
@@ -45,13 +45,16 @@ def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n
     choice = (WindowChoice(None, "all runs (a level at equal compute)") if name == "frontier_level"
               else shared_window(runs_a, runs_b, window, kw.get("size", "params")))
     if name == "compute_optimal_exponent":
-        make, kw = cells_for_slices, {**kw, "bounds": choice.window}
+        make = cells_for_slices
     else:
         def make(runs, value):
             return in_window(cells_from_runs(runs, value), choice.window)
     ca, region_a = _fit_region(make(runs_a, value), min_compute, drop_smallest_decades)
     cb, region_b = _fit_region(make(runs_b, value), min_compute, drop_smallest_decades)
     ca, cb = match_cells(ca, cb, PAIR_ON)
+    if name == "compute_optimal_exponent":  # both conditions' slices in one compute range
+        kw = {**kw, "bounds": slice_bounds(region_b, choice.window,
+                                           min_compute is not None or drop_smallest_decades > 0)}
     sa, ia = builder(ca, **kw)[:2]
     sb, ib = builder(cb, **kw)[:2]
     res = paired_seed_bootstrap(ca, cb, sa, sb, n_resamples=n_resamples, seed=seed, scheme=scheme)

@@ -146,7 +146,7 @@ def lr_fan_in_slope(sweep_runs, *, level: float = LR_LEVEL, half_window: int | N
     rule = (f"vertex: weighted parabola, weight (1 − (h/{level:g})²)² at h nats above the width's minimum "
             f"(best point's neighbours ≥ 0.05)" if half_window is None else
             f"vertex: parabola through the best point ±{half_window} points")
-    info = {**info, "lr_optima": optima, "distance_from_mup": res.point + 1.0,
+    info = {**info, "seed_field": "sweep_seeds", "lr_optima": optima, "distance_from_mup": res.point + 1.0,
             "distance_from_sqrt_rule": res.point + 0.5,
             "lr_window": {"rule": rule, "level": level, "half_window": half_window,
                           "pool": f"residuals pooled over the {n_near} cells within {level:g} nats of their "

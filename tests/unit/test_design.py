@@ -8,7 +8,7 @@ import pytest
 
 from pytest_scaling import analysis as A
 from pytest_scaling import claims
-from pytest_scaling.budgets import BUILTIN_BUDGETS, budget_for_seeds
+from pytest_scaling.budgets import BUILTIN_BUDGETS, budget_for_seeds, parse_budget_line
 from pytest_scaling.claims import expect, seeds_factor
 from pytest_scaling.estimators.design import choose_window, diagnose, profiles, trajectory_cells
 from tests import synthetic_chains as S
@@ -160,6 +160,10 @@ def test_budget_for_seeds_names_a_budget_or_a_line():
     assert "more than" in budget_for_seeds(small, 40)
     assert "--scaling-budget=full" in line  # a built-in budget with small's grid and ≥5 seeds
     assert "tiny3: parent=tiny seeds=0,1,2" in budget_for_seeds(BUILTIN_BUDGETS["tiny"], 1.4)
+    # an LR claim's seeds are the sweep's: the line must change those, and it must parse
+    line = budget_for_seeds(small, 2.4, "sweep_seeds")
+    definition = line.split("'")[1]
+    assert parse_budget_line(definition, dict(BUILTIN_BUDGETS)).sweep_seeds == (0, 1, 2, 3, 4)
 
 
 def test_prescribed_seeds_decide_the_claim():
@@ -181,3 +185,26 @@ def test_prescribed_seeds_decide_the_claim():
                                   n_resamples=300).ci()
         decided += not lo < boundary < hi
     assert decided / 20 >= 0.8, (decided, n)
+
+
+def test_a_compute_range_on_runs_without_trajectories_reads_the_cells_in_it():
+    """Diagonals on a CSV without checkpoints: a given window is the same as fitting only the runs in it."""
+    import dataclasses
+
+    from pytest_scaling.estimators.common import cells_from_runs
+    from pytest_scaling.estimators.compute_optimal import _optimum_stat
+    from pytest_scaling.estimators.design import in_window
+    from pytest_scaling.runs import RunTable
+
+    runs = RunTable(dataclasses.replace(r, checkpoints=()) for r in S.make_chains(rng=0))
+    window = (5.86e8, 2.3e12)
+    est = A.compute_optimal_exponent(runs, window=window, n_resamples=50, compare=False)
+    narrowed = in_window(cells_from_runs(runs), window)
+    direct = _optimum_stat(narrowed)[0](narrowed.means()[None])[0]
+    assert est.value == pytest.approx(direct)
+
+
+def test_without_a_window_gamma_uses_every_profile_slice():
+    runs = S.make_chains(rng=0)
+    est = A.compute_optimal_exponent(runs, window=None, n_resamples=50, compare=False)
+    assert est.details["slices_used"] == profiles(trajectory_cells(runs)).compute.size
