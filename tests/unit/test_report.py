@@ -205,7 +205,7 @@ def test_a_failing_plot_does_not_lose_the_report(tmp_path, monkeypatch, runs):
         raise RuntimeError("kaputt")
 
     plots = tuple((stem, cap, boom if stem == "dropout" else fn) for stem, cap, fn in report.PLOTS)
-    monkeypatch.setattr(report, "PLOTS", plots)
+    monkeypatch.setattr(report.plots, "PLOTS", plots)
     with pytest.warns(UserWarning, match="dropout.*kaputt"):
         paths = report.write_report(tmp_path, synthetic_records(), synthetic_meta(), runs)
     names = {p.name for p in paths}
@@ -551,7 +551,7 @@ def test_write_report_draws_the_compute_plot_with_the_design_window(tmp_path, ru
         return fig
 
     plots = tuple((stem, cap, spy if stem == "compute_loss" else fn) for stem, cap, fn in report.PLOTS)
-    monkeypatch.setattr(report, "PLOTS", plots)
+    monkeypatch.setattr(report.plots, "PLOTS", plots)
     paths = report.write_report(tmp_path, synthetic_records(), synthetic_meta(), runs)
     png = tmp_path / "compute_loss.png"
     assert png in paths and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
