@@ -1,7 +1,7 @@
 """Train grid groups as Ray tasks on a Ray cluster (or a local Ray instance).
 
 Each group of same-shape runs becomes one Ray task. The task gets the group and a
-small picklable :class:`~pytest_scaling.executors.TrainJob` (never the dataset's
+small picklable :class:`~pytest_scaling.jobs.TrainJob` (never the dataset's
 tensors); the worker reads the dataset from ``job.source.files`` on its own disk,
 once per worker process, so every node needs the dataset at the same path as the
 driver. Results come back to the driver, which writes every cache record: workers
@@ -38,7 +38,7 @@ except ImportError as _error:  # also when a test sets sys.modules["ray"] = None
 
 from pytest_scaling.data import Dataset
 from pytest_scaling.errors import DatasetNotFound, DeviceUnavailable, ScalingError
-from pytest_scaling.executors import TrainJob, bounded_map, train_in_worker
+from pytest_scaling.jobs import TrainJob, bounded_map, train_in_worker
 from pytest_scaling.runs import RunResult, RunSpec
 
 #: Tasks in flight per schedulable slot (CPU or GPU share): enough to keep every
