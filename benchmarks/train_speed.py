@@ -70,7 +70,7 @@ def tutorial_run(width: int, seed: int, fraction: float, root: Path) -> float:
         F.cross_entropy(model(x), y).backward()
         optimizer.step()
     with torch.no_grad():
-        for x, y in DataLoader(test, batch_size=1000):
+        for x, _ in DataLoader(test, batch_size=1000):
             model(x)
     return time.perf_counter() - started
 

@@ -50,7 +50,7 @@ Everything is vectorised over resamples: statistics receive ``[B, C, V]`` arrays
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -95,7 +95,7 @@ class Cells:
         """Seed-averaged log values ``[C, V]``."""
         return np.nanmean(self.logy, axis=1)
 
-    def subset(self, mask) -> "Cells":
+    def subset(self, mask) -> Cells:
         mask = np.asarray(mask)
         idx = np.flatnonzero(mask) if mask.dtype == bool else mask
         return Cells(tuple(self.keys[i] for i in idx), self.key_names,
@@ -125,7 +125,7 @@ class Cells:
 
     @classmethod
     def from_arrays(cls, keys: Sequence[tuple], seeds, values, design: dict, key_names=(),
-                    chain_keys: Sequence | None = None, chain_pos: Sequence | None = None) -> "Cells":
+                    chain_keys: Sequence | None = None, chain_pos: Sequence | None = None) -> Cells:
         """Group per-run rows into cells. ``values`` is ``[n]`` or ``[n, V]`` (positive).
 
         ``chain_keys`` (per run, constant within a cell): runs with the same chain key
@@ -200,7 +200,7 @@ def resample_means(cells: Cells, idx: np.ndarray, *, inflate: bool = True,
     from the pooled residuals of the multi-seed cells.
     """
     m, res = _residuals(cells, inflate)
-    C, K, V = res.shape
+    C, K, _V = res.shape
     k = cells.counts
     valid = (np.arange(K)[None, :] < k[:, None])  # [C, K]
     g = res[np.arange(C)[None, :, None], idx]  # [B, C, K, V]
@@ -491,11 +491,13 @@ def match_cells(a: Cells, b: Cells, on: Sequence[str]) -> tuple[Cells, Cells]:
     keep = cnt > 0
     if not np.any(keep):
         raise FitError("the two conditions share no seed ids; a paired bootstrap needs common seeds.")
-    mk = lambda x, l: Cells(tuple(k for k, kk in zip(x.keys, keep) if kk), x.key_names,
-                            {n: v[keep] for n, v in x.design.items()}, l[keep], sd[keep], cnt[keep],
-                            None if x.chain is None else x.chain[keep],
-                            None if x.chain_pos is None else x.chain_pos[keep])
-    return mk(a, la), mk(b, lb)
+    def kept(x: Cells, level: np.ndarray) -> Cells:
+        return Cells(tuple(k for k, kk in zip(x.keys, keep) if kk), x.key_names,
+                     {n: v[keep] for n, v in x.design.items()}, level[keep], sd[keep], cnt[keep],
+                     None if x.chain is None else x.chain[keep],
+                     None if x.chain_pos is None else x.chain_pos[keep])
+
+    return kept(a, la), kept(b, lb)
 
 
 def paired_seed_bootstrap(a: Cells, b: Cells, stat_a: Statistic, stat_b: Statistic, *,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import multiprocessing
 import os
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from pytest_scaling.data import Dataset
 from pytest_scaling.jobs import TrainJob, bounded_map, train_in_worker

@@ -223,7 +223,7 @@ def frontier(compute, loss) -> np.ndarray:
     lower (or equal, earlier) loss: the Pareto lower envelope.
     """
     c = _as_1d("compute", compute)
-    l = _as_1d("loss", loss)
+    l = _as_1d("loss", loss)  # noqa: E741 - c and l read as the plot's two axes
     if c.shape != l.shape:
         raise FitError(f"compute and loss differ in length ({c.size} vs {l.size}).")
     if c.size == 0:
@@ -267,10 +267,9 @@ def chinchilla_objective(theta: np.ndarray, lnN: np.ndarray, lnD: np.ndarray, ln
     a, b, e, al, be = (theta[:, i:i + 1] for i in range(5))
     t1 = a - e - al * lnN                         # log-terms relative to the e term
     t2 = b - e - be * lnD
+    m = None
     if max(t1.max(initial=-np.inf), t2.max(initial=-np.inf)) > 700:   # overflow guard: shift by the max
         m = np.maximum(np.maximum(t1, t2), 0.0)
-    else:
-        m = None
     if m is not None:
         t1 -= m
         t2 -= m
@@ -322,7 +321,7 @@ def batched_lbfgs(fg, x0: np.ndarray, *, memory: int = 10, max_iter: int = 1000,
     rho = np.zeros((S, memory))
     active = np.isfinite(f)
     it = 0
-    for it in range(1, max_iter + 1):
+    for _ in range(max_iter):
         idx = all_idx[active]
         if idx.size == 0:
             break
@@ -365,7 +364,8 @@ def batched_lbfgs(fg, x0: np.ndarray, *, memory: int = 10, max_iter: int = 1000,
             # minimiser of the quadratic through f(0), f'(0) and f(t), kept in [0.1 t, 0.5 t]
             t = step[pending]
             denom = 2 * (ft_rej - f[idx[pending]] - gd[pending] * t)
-            tq = np.where(np.isfinite(ft_rej) & (denom > 0), -gd[pending] * t * t / np.where(denom > 0, denom, 1), 0.5 * t)
+            tq = np.where(np.isfinite(ft_rej) & (denom > 0),
+                          -gd[pending] * t * t / np.where(denom > 0, denom, 1), 0.5 * t)
             step[pending] = np.clip(tq, 0.1 * t, 0.5 * t)
         failed = np.zeros(idx.size, bool)
         failed[pending] = True
@@ -524,7 +524,7 @@ def fit_chinchilla(N, D, loss, *, delta: float = 1e-3, starts: np.ndarray | None
             raise FitError("bootstrap needs at least 2 resamples (e.g. bootstrap=1000).")
         rng = np.random.default_rng(seed)
         w = rng.multinomial(N.size, np.full(N.size, 1.0 / N.size), size=bootstrap).astype(float)
-        xb, fb, _ = fit_chinchilla_batched(lnN, lnD, lnL, np.repeat(best[None], bootstrap, 0), delta, weights=w)
+        xb, _fb, _ = fit_chinchilla_batched(lnN, lnD, lnL, np.repeat(best[None], bootstrap, 0), delta, weights=w)
         boot = _theta_to_params(xb)
     p = _theta_to_params(best)[0]
     return ChinchillaFit(E=float(p[0]), A=float(p[1]), B=float(p[2]), alpha=float(p[3]), beta=float(p[4]),

@@ -7,7 +7,7 @@ and neither imports the other at load time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 
 from pytest_scaling.data import Dataset, DatasetSource
 from pytest_scaling.runs import RunResult, RunSpec

@@ -10,7 +10,7 @@ overhead is paid once. Parameters are stored with a leading member axis.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import torch
 import torch.nn.functional as F
@@ -85,7 +85,7 @@ class _MaxPool2(torch.autograd.Function):
         return torch.ops.aten.max_pool2d_with_indices_backward(grad, h, [2, 2], [2, 2], [0, 0], [1, 1], False, argmax)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _corner_index(height: int, width: int, device: torch.device) -> torch.Tensor:
     """Flat index of each 2×2 window's top-left pixel, as max_pool2d's indices count."""
     rows = torch.arange(height // 2, device=device).view(-1, 1) * 2 * width
@@ -171,7 +171,7 @@ class GroupedCNN:
         return torch.baddbmm(p["head.bias"].unsqueeze(1), h, p["head.weight"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def forward_flops_per_example(width: int) -> int:
     """Forward FLOPs of one member on one image, counted by ``torch.utils.flop_counter``."""
     model = GroupedCNN(width, [init_member(width, 0)], torch.zeros(1), torch.device("cpu"))

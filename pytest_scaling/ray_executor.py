@@ -28,7 +28,7 @@ import os
 import socket
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 try:
     import ray
@@ -40,6 +40,7 @@ from pytest_scaling.data import Dataset
 from pytest_scaling.errors import DatasetNotFound, DeviceUnavailable, ScalingError
 from pytest_scaling.jobs import TrainJob, bounded_map, train_in_worker
 from pytest_scaling.runs import RunResult, RunSpec
+import contextlib
 
 #: Tasks in flight per schedulable slot (CPU or GPU share): enough to keep every
 #: slot busy while results travel back, few enough that the runner's locks only
@@ -191,10 +192,8 @@ class RayExecutor:
                 yield self._result(ref, group)
         finally:
             for ref in in_flight:  # interrupted or failed: don't leave the cluster training orphans
-                try:
+                with contextlib.suppress(Exception):
                     ray.cancel(ref)
-                except Exception:  # noqa: BLE001 - best effort; the task may already be done
-                    pass
 
     @staticmethod
     def _result(ref, group: list[RunSpec]) -> list[RunResult]:

@@ -13,7 +13,7 @@ import io
 import json
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -126,7 +126,7 @@ class RunResult:
         return d
 
     @classmethod
-    def from_json(cls, d: dict) -> "RunResult":
+    def from_json(cls, d: dict) -> RunResult:
         d = dict(d)
         spec = RunSpec(**d.pop("spec"))
         ckpts = tuple(Checkpoint(**c) for c in d.pop("checkpoints", ()))
@@ -171,7 +171,7 @@ class RunTable(Sequence[RunResult]):
     def columns(self) -> dict[str, np.ndarray]:
         return {name: self.column(name) for name in CSV_COLUMNS}
 
-    def where(self, **filters) -> "RunTable":
+    def where(self, **filters) -> RunTable:
         """Keep runs whose columns equal the given values (a tuple/list/set means 'one of')."""
         def keep(row: dict) -> bool:
             for key, want in filters.items():
@@ -183,7 +183,7 @@ class RunTable(Sequence[RunResult]):
             return True
         return RunTable(run for run, row in zip(self._runs, self._rows) if keep(row))
 
-    def usable(self) -> "RunTable":
+    def usable(self) -> RunTable:
         """Runs that neither diverged nor collapsed to chance."""
         return RunTable(r for r in self._runs if r.ok)
 
@@ -202,7 +202,7 @@ class RunTable(Sequence[RunResult]):
         return buf.getvalue()
 
     @classmethod
-    def from_csv(cls, text: str) -> "RunTable":
+    def from_csv(cls, text: str) -> RunTable:
         runs = []
         for row in csv.DictReader(io.StringIO(text)):
             missing = set(CSV_COLUMNS) - set(row) - set(OPTIONAL_CSV_COLUMNS)
@@ -213,7 +213,8 @@ class RunTable(Sequence[RunResult]):
                 dropout=float(row["dropout"]), lr_mult=float(row["lr_mult"]),
                 lr_scale=float(row["lr_scale"]), batch_size=int(row["batch_size"]),
             )
-            ckpts = tuple(Checkpoint(int(e), float(l), float(a)) for e, l, a in json.loads(row["checkpoints"] or "[]"))
+            ckpts = tuple(Checkpoint(int(e), float(loss), float(a))
+                          for e, loss, a in json.loads(row["checkpoints"] or "[]"))
             runs.append(RunResult(
                 spec=spec, params=int(row["params"]), flops_per_example=int(row["flops_per_example"]),
                 examples=int(row["examples"]), val_loss=float(row["val_loss"]), val_acc=float(row["val_acc"]),

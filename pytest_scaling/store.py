@@ -15,7 +15,7 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import platformdirs
 import torch
@@ -68,7 +68,7 @@ class RunStore:
         self.runs_dir = self.directory / "runs"
         self.locks_dir = self.directory / "locks"
 
-    def prepare(self) -> "RunStore":
+    def prepare(self) -> RunStore:
         """Create the directories and prove they are writable, or raise a clear CacheError."""
         try:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -105,7 +105,8 @@ class RunStore:
                 raise ValueError("spec mismatch")
             return result
         except (ValueError, KeyError, TypeError) as error:
-            warnings.warn(CorruptCacheRecord(f"corrupt cache record {path} ({error}); it will be retrained"), stacklevel=2)
+            warnings.warn(CorruptCacheRecord(f"corrupt cache record {path} ({error}); it will be retrained"),
+                          stacklevel=2)
             path.unlink(missing_ok=True)
             return None
 

@@ -228,7 +228,8 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
     for member, chain in enumerate(members):
         for spec in chain:
             end, marks = points[spec]
-            history = [Checkpoint(step * batch, host_scores[step].slice_loss[member], host_scores[step].slice_acc[member])
+            history = [Checkpoint(step * batch, host_scores[step].slice_loss[member],
+                                  host_scores[step].slice_acc[member])
                        for step in marks if step in host_scores and step < diverged_at[member]]
             is_diverged = diverged_at[member] <= end or end not in host_scores
             if not is_diverged:

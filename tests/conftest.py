@@ -9,8 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest_plugins = ["pytester"]
-
 #: A budget small enough to train in seconds on 2 cores, used by plugin and integration tests.
 MICRO_BUDGET = ("micro: parent=tiny widths=2,3,4 fractions=1/16,1/8 seeds=0,1 dropouts=0,0.2 "
                 "sweep_widths=2,4,16 sweep_mults=1/4,1/2,1,2,4 sweep_fraction=1/16 sweep_seeds=0")

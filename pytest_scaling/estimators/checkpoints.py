@@ -55,7 +55,7 @@ def extrapolation_are(runs, use_checkpoints: bool = False, *, n_resamples: int =
     Nt, Dt = N[target], cells.design["examples"][target]
 
     def stat(M):  # every resample (and the point estimate) refits from the full-data optimum
-        th, f, _ = fits.fit_chinchilla_batched(lnN, lnD, M[:, ci, vi], np.repeat(full.theta[None], M.shape[0], 0))
+        th, _f, _ = fits.fit_chinchilla_batched(lnN, lnD, M[:, ci, vi], np.repeat(full.theta[None], M.shape[0], 0))
         E, A, B, al, be = fits._theta_to_params(th).T
         pred = E + A / Nt ** al + B / Dt ** be
         actual = np.exp(M[:, target, last])

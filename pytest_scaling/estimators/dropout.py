@@ -55,8 +55,8 @@ def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n
     if name == "compute_optimal_exponent":  # both conditions' slices in one compute range
         kw = {**kw, "bounds": slice_bounds(region_b, choice.window,
                                            min_compute is not None or drop_smallest_decades > 0)}
-    sa, ia = builder(ca, **kw)[:2]
-    sb, ib = builder(cb, **kw)[:2]
+    sa, _ia = builder(ca, **kw)[:2]
+    sb, _ib = builder(cb, **kw)[:2]
     res = paired_seed_bootstrap(ca, cb, sa, sb, n_resamples=n_resamples, seed=seed, scheme=scheme)
     if name == "compute_optimal_exponent":
         q = f"Δγ ({kw.get('size', 'params')}, {kw.get('approach', 'isoflop')})"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -11,7 +11,8 @@ from pytest_scaling.bootstrap import Cells, seed_bootstrap
 from pytest_scaling.claims import Estimate
 from pytest_scaling.errors import FitError
 from pytest_scaling.estimators.design import choose_window, in_window
-from pytest_scaling.estimators.common import _estimate, _fit_region, _ols_slope_batched, _run, cells_from_runs, ols_slope
+from pytest_scaling.estimators.common import (_estimate, _fit_region, _ols_slope_batched, _run, cells_from_runs,
+                                              ols_slope)
 
 
 def _frontier_stat(cells: Cells, **_) -> tuple[Callable, dict]:

@@ -7,7 +7,8 @@ import numpy as np
 from pytest_scaling.bootstrap import Cells, seed_bootstrap
 from pytest_scaling.claims import Estimate
 from pytest_scaling.errors import FitError
-from pytest_scaling.estimators.common import _estimate, _estimate_from, _flops_exponent, _ols_slope_batched, _scheme_name, cells_from_runs
+from pytest_scaling.estimators.common import (_estimate, _estimate_from, _flops_exponent, _ols_slope_batched,
+                                              _scheme_name, cells_from_runs)
 from pytest_scaling.estimators.compute_optimal import _optimum_stat
 from pytest_scaling.estimators.design import cells_for_slices, choose_window
 

@@ -44,7 +44,8 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from pytest_scaling.fileio import atomic_write
 from pytest_scaling.report.data import (
@@ -100,7 +101,8 @@ from pytest_scaling.report.terminal import (
 from pytest_scaling.runs import RunTable
 
 __all__ = [
-    "BINDING_STYLE", "CLAIM_KEYS", "NO_VALUE", "PLOTS", "SCHEMA_VERSION", "VERDICT_STYLE", "VERSIONED_PACKAGES", "Frontier",
+    "BINDING_STYLE", "CLAIM_KEYS", "NO_VALUE", "PLOTS", "SCHEMA_VERSION", "VERDICT_STYLE", "VERSIONED_PACKAGES",
+    "Frontier",
     "as_record", "build_report_json", "config_means", "design_lines", "design_of", "dumps_report", "fmt_ci",
     "fmt_duration", "fmt_num", "fmt_window", "frontier_of", "git_commit", "has_estimate", "holm_verdict",
     "lr_sweep_runs", "machine_info", "main_grid", "make_plots", "package_versions", "plot_compute_error",

@@ -10,7 +10,8 @@ import os
 import platform
 import subprocess
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 

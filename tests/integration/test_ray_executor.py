@@ -36,7 +36,7 @@ def test_unreachable_head_fails_fast_with_how_to_start_one():
     from pytest_scaling.errors import ScalingError
     from pytest_scaling.ray_executor import _probe
 
-    with pytest.raises(ScalingError, match="cannot reach the Ray head.*ray start --head"):
+    with pytest.raises(ScalingError, match=r"cannot reach the Ray head.*ray start --head"):
         _probe(f"127.0.0.1:{_free_port()}", timeout=2)
 
 
@@ -137,7 +137,7 @@ def test_worker_without_the_dataset_says_it_needs_it_at_the_same_path(fake_data_
         yield [spec]
 
     executor = RayExecutor(ray_address)
-    with pytest.raises(DatasetNotFound, match="cannot find the dataset.*same path as the driver") as info:
+    with pytest.raises(DatasetNotFound, match=r"cannot find the dataset.*same path as the driver") as info:
         list(executor.map(groups(), _job(source), lambda: None))
     assert f"width={spec.width}" in str(info.value)  # names the group
 

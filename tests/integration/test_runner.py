@@ -72,7 +72,8 @@ def test_group_size_sets_chains_per_model(fake_data_dir, cache_dir, monkeypatch,
     """Each call trains `group_size` chains (seed × dropout) of one width, each over both its fractions."""
     calls = []
     real_train_group = runner_module.train_group
-    monkeypatch.setattr(runner_module, "train_group", lambda g, *a, **k: calls.append(g) or real_train_group(g, *a, **k))
+    monkeypatch.setattr(runner_module, "train_group",
+                        lambda g, *a, **k: calls.append(g) or real_train_group(g, *a, **k))
     specs = [s for s in get_budget("micro", [MICRO_BUDGET]).main_specs() if s.width == 2]  # 4 chains × 2 fractions
     session(fake_data_dir, cache_dir, group_size=group_size).runs(specs)
     assert [len({s.chain_key for s in g}) for g in calls] == [group_size] * (4 // group_size)

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import synthetic as S  # noqa: E402
+import synthetic as S
 
-from pytest_scaling import analysis as A  # noqa: E402
-from pytest_scaling import fits  # noqa: E402
-from pytest_scaling.claims import Estimate  # noqa: E402
-from pytest_scaling.errors import FitError  # noqa: E402
-from pytest_scaling.runs import RunTable  # noqa: E402
+from pytest_scaling import analysis as A
+from pytest_scaling import fits
+from pytest_scaling.claims import Estimate
+from pytest_scaling.errors import FitError
+from pytest_scaling.runs import RunTable
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def test_extrapolation_are_is_small_on_a_true_law(use_checkpoints):
 
 def test_diverged_runs_are_dropped_and_all_diverged_is_an_error():
     bad = {(w, j, s) for w in S.WIDTHS[:11] for j in range(7) for s in (0, 1, 2)}
-    with pytest.raises(FitError, match="all .* runs diverged"):
+    with pytest.raises(FitError, match=r"all .* runs diverged"):
         A.frontier_slope(S.make_grid(rng=1, diverged=bad))
     some = S.make_grid(rng=1, diverged={(64, 0, 0), (45, 1, 2)})
     e = A.frontier_slope(some, n_resamples=100)

@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import pytest
@@ -14,7 +15,7 @@ def test_builtin_budgets_follow_the_design(budget):
     # An LR sweep needs ≥3 widths spanning ≥8× and ≥5 multipliers in factors of 2.
     assert len(budget.sweep_widths) >= 3 and max(budget.sweep_widths) / min(budget.sweep_widths) >= 8
     logs = sorted(math.log2(m) for m in budget.sweep_mults)
-    assert len(logs) >= 5 and all(b - a == 1 for a, b in zip(logs, logs[1:]))
+    assert len(logs) >= 5 and all(b - a == 1 for a, b in itertools.pairwise(logs))
 
 
 def test_design_table_ranges():

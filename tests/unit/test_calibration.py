@@ -34,10 +34,10 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import synthetic as S  # noqa: E402
+import synthetic as S
 
-from pytest_scaling import analysis as A  # noqa: E402
-from pytest_scaling.runs import RunTable  # noqa: E402
+from pytest_scaling import analysis as A
+from pytest_scaling.runs import RunTable
 
 REPLICATES = 300
 RESAMPLES = 600

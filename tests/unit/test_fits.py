@@ -45,7 +45,7 @@ def test_saturating_on_a_pure_power_law_prefers_no_floor():
 def test_frontier_is_the_pareto_lower_envelope():
     rng = np.random.default_rng(3)
     c = rng.uniform(1, 100, 200)
-    l = rng.uniform(0, 1, 200)
+    l = rng.uniform(0, 1, 200)  # noqa: E741 - c and l read as the plot's two axes
     idx = fits.frontier(c, l)
     assert np.all(np.diff(c[idx]) >= 0)
     brute = [i for i in range(200) if not np.any((c <= c[i]) & (l < l[i]) & (np.arange(200) != i))]
@@ -86,7 +86,7 @@ def test_vectorised_lbfgs_matches_scipy_per_start():
     N, D, L = chinchilla_data(noise=0.03, seed=5, n=8)
     lnN, lnD, lnL = np.log(N), np.log(D), np.log(L)
     starts = fits.chinchilla_grid()[::150]
-    x, f, _ = fits.fit_chinchilla_batched(lnN, lnD, lnL, starts)
+    _x, f, _ = fits.fit_chinchilla_batched(lnN, lnD, lnL, starts)
 
     def fun(th):
         v, g = fits.chinchilla_objective(th[None], lnN, lnD, lnL)
@@ -95,14 +95,14 @@ def test_vectorised_lbfgs_matches_scipy_per_start():
                                    options={"ftol": 1e-12, "gtol": 1e-10}).fun for s in starts]
     assert np.min(f) == pytest.approx(np.min(ref), rel=1e-6)
     # rows are independent: optimising one start alone gives the same result as in the batch
-    x1, f1, _ = fits.fit_chinchilla_batched(lnN, lnD, lnL, starts[3:4])
+    _x1, f1, _ = fits.fit_chinchilla_batched(lnN, lnD, lnL, starts[3:4])
     np.testing.assert_allclose(f1[0], f[3], rtol=1e-12)
 
 
 def test_chinchilla_gradient_is_exact():
     N, D, L = chinchilla_data(noise=0.03, seed=6, n=6)
     th = np.array([[2.0, 1.5, -1.2, 0.4, 0.3], [5.0, 3.0, 0.2, 0.9, 0.6]])
-    f0, g0 = fits.chinchilla_objective(th, np.log(N), np.log(D), np.log(L))
+    _f0, g0 = fits.chinchilla_objective(th, np.log(N), np.log(D), np.log(L))
     for k in range(5):
         d = np.zeros_like(th)
         d[:, k] = 1e-7
@@ -164,5 +164,6 @@ def test_objective_is_stable_for_huge_log_terms():
     assert np.all(np.isfinite(g))
     d = np.zeros_like(th)
     d[0, 3] = 1e-6
-    fd = (fits.chinchilla_objective(th + d, lnN, lnD, lnL)[0] - fits.chinchilla_objective(th - d, lnN, lnD, lnL)[0]) / 2e-6
+    objective = fits.chinchilla_objective
+    fd = (objective(th + d, lnN, lnD, lnL)[0] - objective(th - d, lnN, lnD, lnL)[0]) / 2e-6
     assert fd[0] == pytest.approx(g[0, 3], rel=1e-5)

@@ -1,3 +1,4 @@
+import itertools
 import pytest
 import torch
 import torch.nn.functional as F
@@ -8,13 +9,13 @@ from pytest_scaling.models import (WIDTHS, GroupedCNN, count_params, forward_flo
 
 def test_widths_grow_by_sqrt2():
     """From width 2 on; width 1, the family's floor, sits one step (×2) below it."""
-    ratios = [b / a for a, b in zip(WIDTHS[1:], WIDTHS[2:])]
+    ratios = [b / a for a, b in itertools.pairwise(WIDTHS[1:])]
     assert WIDTHS[:2] == (1, 2) and all(1.3 <= r <= 1.55 for r in ratios)
 
 
 def test_compute_roughly_doubles_per_width_step_at_large_width():
     large = [w for w in WIDTHS if w >= 16]
-    for a, b in zip(large, large[1:]):
+    for a, b in itertools.pairwise(large):
         assert 1.8 <= forward_flops_per_example(b) / forward_flops_per_example(a) <= 2.2
 
 

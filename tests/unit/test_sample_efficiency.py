@@ -27,12 +27,12 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import synthetic as S  # noqa: E402
+import synthetic as S
 
-from pytest_scaling.errors import FitError  # noqa: E402
-from pytest_scaling.estimators.sample_efficiency import (_sample_efficiency_cells,  # noqa: E402
+from pytest_scaling.errors import FitError
+from pytest_scaling.estimators.sample_efficiency import (_sample_efficiency_cells,
                                                          _sample_efficiency_stat, sample_efficiency_slope)
-from pytest_scaling.runs import Checkpoint, RunResult, RunSpec, RunTable  # noqa: E402
+from pytest_scaling.runs import Checkpoint, RunResult, RunSpec, RunTable
 
 WIDTHS = (2, 3, 4, 6, 8, 11, 16, 23, 32)  # the small budget's widths
 TOTAL, BATCH = 60000, 64
@@ -80,7 +80,7 @@ def trajectory_grid(rng=None, seeds=(0, 1, 2), sigma_end=SIGMA_END, sigma_seed=S
                     spec=RunSpec(width=int(w), fraction=f, seed=int(s)), params=N,
                     flops_per_example=int(S.flops_per_example(w)), examples=int(ex[-1]), val_loss=full,
                     val_acc=float(1 - S.error_rate(full)),
-                    checkpoints=tuple(Checkpoint(int(x), float(l), float(a)) for x, l, a in zip(ex[:-1], L, acc))
+                    checkpoints=tuple(Checkpoint(int(x), float(loss), float(a)) for x, loss, a in zip(ex[:-1], L, acc))
                     + (Checkpoint(int(ex[-1]), full, float(1 - S.error_rate(full))),),
                     slice_loss=float(L[-1]) if slice_final else float("nan"),
                     slice_acc=float(acc[-1]) if slice_final else float("nan")))
@@ -173,7 +173,7 @@ def test_stable_when_the_widest_model_starts_below_the_old_target():
     m = cells.means()
     w = cells.design["width"]
     assert m[np.argmax(w), 0] < m[:, -1].max()  # the widest model starts below the old target
-    with pytest.raises(FitError, match="no loss level is reached by every width.*(checkpoints|fraction)"):
+    with pytest.raises(FitError, match=r"no loss level is reached by every width.*(checkpoints|fraction)"):
         sample_efficiency_slope(sparse, n_resamples=50)
 
     dense = sample_efficiency_slope(trajectory_grid(rng=3), n_resamples=200)

@@ -55,7 +55,8 @@ def test_a_shorter_run_is_exactly_the_start_of_its_chain(fake_dataset):
 
 def test_chains_of_a_group_keep_their_own_runs(fake_dataset):
     """Two seeds' chains in one grouped model: each spec's result is its own, in the order asked."""
-    asked = [spec(seed=1, fraction=0.5), spec(seed=2, fraction=1.0), spec(seed=1, fraction=1.0), spec(seed=2, fraction=0.5)]
+    asked = [spec(seed=1, fraction=0.5), spec(seed=2, fraction=1.0), spec(seed=1, fraction=1.0),
+             spec(seed=2, fraction=0.5)]
     results = train_group(asked, fake_dataset)
     assert [r.spec for r in results] == asked
     assert [r.examples for r in results] == [320, 640, 640, 320]
@@ -119,7 +120,8 @@ def test_slice_scores_are_the_same_alone_and_within_the_full_split(fake_dataset,
     settings = TrainSettings(intermediate_val_size=50, eval_chunk_bytes=chunk_images * per_image)
     assert eval_chunk_size(model, settings, torch.device("cpu")) == chunk_images
     assert fake_dataset.val_x.shape[0] > 50
-    alone, full = evaluate(model, fake_dataset, settings, full=False), evaluate(model, fake_dataset, settings, full=True)
+    alone = evaluate(model, fake_dataset, settings, full=False)
+    full = evaluate(model, fake_dataset, settings, full=True)
     assert torch.equal(alone.slice_loss, full.slice_loss) and torch.equal(alone.slice_acc, full.slice_acc)
     assert not torch.equal(full.full_loss, full.slice_loss)
 
