@@ -1,6 +1,8 @@
 """Along the compute-efficient frontier, the error rate falls as a power law in compute.
 
-Source: the exercise (seeds/000: "How does validation accuracy behave?"). Form: the
+Source: the exercise (seeds/000: "How does validation accuracy behave?").
+
+Form: the
 frontier of error rate (1 − accuracy) against compute, fitted as
 ln(1 − acc) = a + s·ln C, i.e. err ∝ C^s, with s seed-bootstrapped through the
 frontier (as for the loss). The claim is s < 0. Accuracy itself saturates at 1 and is

@@ -1,7 +1,9 @@
 """20% dropout in the one-epoch regime: a higher frontier, and (we test) unchanged exponents.
 
 Source: the exercise (seeds/000: "Repeat your entire experiment with 20% dropout to
-see how this affects the scaling exponents"). Every estimate is a paired seed
+see how this affects the scaling exponents").
+
+Every estimate is a paired seed
 bootstrap (``paired_difference``): configurations matched on (width, fraction,
 lr_mult), seed ids shared, so seed noise common to both conditions cancels.
 

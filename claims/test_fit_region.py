@@ -3,7 +3,9 @@
 Source: "Scaling Laws, Carefully" (Lil'Log, seed 002): "Carefully validate your
 scaling law fits, as precision and fit-region choice" change the conclusions; the
 Hitchhiker's Guide (seed 001) likewise finds that the smallest models extrapolate
-worst. DESIGN.md §5: every fit records its region and a claim drops the smallest
+worst.
+
+DESIGN.md §5: every fit records its region and a claim drops the smallest
 compute decade.
 
 Estimates: (estimate on runs with C ≥ 10·C_min) − (estimate on all runs), both on the

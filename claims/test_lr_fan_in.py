@@ -2,7 +2,9 @@
 
 Source: the exercise (seeds/000: "for Adam, the learning rate should be proportional
 to the initialization scale, i.e. 1/sqrt(fan_in) for the standard Kaiming He
-initialization"). The LR sweep multiplies c/sqrt(fan_in) by powers of 2 at a few
+initialization").
+
+The LR sweep multiplies c/sqrt(fan_in) by powers of 2 at a few
 widths; each width's optimum LR* is the vertex of a parabola in ln LR around the best
 swept value (never the raw argmin), fitted to the points within 0.3 nats of ln loss of
 the width's minimum (weights falling smoothly to 0 at that level), so that the

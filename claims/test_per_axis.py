@@ -2,7 +2,9 @@
 
 Source: Kaplan et al. 2020 (seed 003), §3: L(N) ∝ N^−α_N when data is not the
 bottleneck, L(D) ∝ D^−α_D when the model is not; the exercise's grid (seeds/000)
-varies both axes. Claims: both log-log slopes are negative (α_N, α_D > 0, each a
+varies both axes.
+
+Claims: both log-log slopes are negative (α_N, α_D > 0, each a
 seed-bootstrapped OLS slope on seed-averaged configurations).
 
 Implied compute-optimal exponent: in L = E + A/N^α + B/D^β with C ∝ N^k·D (k the

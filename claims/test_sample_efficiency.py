@@ -1,7 +1,9 @@
 """Larger models are more sample-efficient: they reach a given loss after fewer examples.
 
 Source: Kaplan et al. 2020 (seed 003), §5 and Fig. 2 ("larger models are significantly
-more sample-efficient"); the checkpoints come from the design (DESIGN.md §2: each run is
+more sample-efficient").
+
+The checkpoints come from the design (DESIGN.md §2: each run is
 scored every half-octave of its steps down to 1/512, on a fixed 2,000-image validation slice).
 
 Estimate (``sample_efficiency_slope``): for each width, its run at the largest data fraction

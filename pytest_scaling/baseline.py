@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from pytest_scaling.fileio import atomic_write
 from pytest_scaling.report import SCHEMA_VERSION, VERDICT_STYLE, dumps_report, fmt_ci, fmt_num
@@ -41,6 +42,11 @@ def _check_name(name: str) -> str:
             "(not starting with '.'), e.g. 'main' or 'v0.2-gpu'"
         )
     return name
+
+
+def check_name(name: str) -> str:
+    """``name`` if it can name a baseline file (a trailing ``.json`` allowed); else ValueError with the rules."""
+    return _check_name(name[:-5] if isinstance(name, str) and name.endswith(".json") else name)
 
 
 def _path(name: str, directory: Path | str | None) -> Path:
@@ -319,7 +325,8 @@ def render_comparison(deltas: Sequence[Delta], *, width: int, color: bool,
 
         for d, (old, new, change, overlap) in zip(deltas, rows):
             console.print(Text(d.label))
-            line = Text(f"{old.replace(chr(10), ' ')} -> {new.replace(chr(10), ' ')}; {change}; CIs overlap {overlap}; ")
+            line = Text(f"{old.replace(chr(10), ' ')} -> {new.replace(chr(10), ' ')}; {change}; "
+                        f"CIs overlap {overlap}; ")
             line.append_text(_verdict_text(d, color))
             console.print(Padding(line, (0, 0, 0, 2)))
         return "\n".join(line.rstrip(" ") for line in console.file.getvalue().split("\n"))

@@ -56,7 +56,8 @@ import numpy as np
 
 from pytest_scaling.errors import FitError
 
-__all__ = ["Cells", "BootstrapResult", "seed_bootstrap", "paired_seed_bootstrap", "resample_means",
+__all__ = ["Cells", "BootstrapResult", "seed_bootstrap", "paired_seed_bootstrap", "paired_joint_bootstrap",
+           "resample_means",
            "draw_indices", "chain_indices", "match_cells"]
 
 Statistic = Callable[[np.ndarray], np.ndarray]  # [B, C, V] log-means -> [B]
@@ -508,17 +509,28 @@ def paired_seed_bootstrap(a: Cells, b: Cells, stat_a: Statistic, stat_b: Statist
     ``a`` and ``b`` must come from :func:`match_cells` (same cells, same seed ids
     in the same order), so seed j of a cell is the same seed in both conditions.
     """
+    def difference(ma: np.ndarray, mb: np.ndarray) -> np.ndarray:
+        return np.asarray(stat_a(ma), float) - np.asarray(stat_b(mb), float)
+
+    return paired_joint_bootstrap(a, b, difference, n_resamples=n_resamples, seed=seed, scheme=scheme,
+                                  inflate=inflate, chunk=chunk)
+
+
+def paired_joint_bootstrap(a: Cells, b: Cells, statistic: Callable[[np.ndarray, np.ndarray], np.ndarray], *,
+                           n_resamples: int = 2000, seed: int = 0, scheme: str = "auto",
+                           inflate: bool = True, chunk: int = 1000) -> BootstrapResult:
+    """Bootstrap of ``statistic(M_a, M_b)`` on paired draws: for statistics that are not a difference
+    of two per-condition statistics, e.g. the largest per-budget mean of cell-wise differences."""
     scheme = resolve_scheme(scheme, a)
     if a.n_cells != b.n_cells or np.any(a.counts != b.counts) or np.any(a.seeds != b.seeds):
         raise FitError("paired bootstrap: align the conditions with match_cells() first.")
-    pa = float(np.asarray(stat_a(a.means()[None]))[0])
-    pb = float(np.asarray(stat_b(b.means()[None]))[0])
+    point = float(np.asarray(statistic(a.means()[None], b.means()[None]), float)[0])
     rng = np.random.default_rng(seed)
     draw = _drawer(a, scheme)
     out = []
     for start in range(0, n_resamples, chunk):
         n = min(chunk, n_resamples - start)
         Ma, Mb = draw(rng, n, (a, b), inflate)
-        out.append(np.asarray(stat_a(Ma), float) - np.asarray(stat_b(Mb), float))
+        out.append(np.asarray(statistic(Ma, Mb), float))
     method = f"paired seed bootstrap ({_SCHEME_NAMES[scheme]}, percentile)"
-    return _finish(pa - pb, np.concatenate(out), method)
+    return _finish(point, np.concatenate(out), method)

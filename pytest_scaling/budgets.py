@@ -2,6 +2,9 @@
 
 A user budget is one ini line ``name: parent=tiny widths=2,4 fractions=1/32,1/16 seeds=0``
 under ``scaling_budgets`` in pytest.ini / pyproject.toml; keys not given come from the parent.
+Training protocols (issue #14) are keys too: ``schedules=constant,cooldown`` crosses the main
+grid with LR schedules; ``epochs=1,2,4,8`` adds a constant-LR sub-grid of repeated epochs on
+``epoch_widths`` × ``epoch_fractions`` (by default the main grid's).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from pytest_scaling.errors import UnknownBudget
-from pytest_scaling.runs import RunSpec
+from pytest_scaling.runs import SCHEDULES, RunSpec
 
 #: c in LR = c / sqrt(fan_in), measured on Fashion-MNIST, batch 64, one epoch (see README, "Choosing c").
 DEFAULT_LR_SCALE = 0.1
@@ -32,11 +35,31 @@ class Budget:
     lr_scale: float = DEFAULT_LR_SCALE
     batch_size: int = 64
     description: str = ""
+    schedules: tuple[str, ...] = ("constant",)
+    #: Epoch counts of the epochs sub-grid (constant LR); (1,): no sub-grid.
+    epochs: tuple[int, ...] = (1,)
+    epoch_widths: tuple[int, ...] = ()  # empty: the main grid's widths
+    epoch_fractions: tuple[float, ...] = ()  # empty: the main grid's fractions
 
     def main_specs(self) -> list[RunSpec]:
+        """Every run but the LR sweep's: widths × fractions × seeds × dropouts × schedules, then the
+        epochs sub-grid. Claims tell them apart with ``runs.where(schedule=…, epochs=…)``."""
+        specs = [RunSpec(width=w, fraction=f, seed=s, dropout=p, lr_mult=1.0, lr_scale=self.lr_scale,
+                         batch_size=self.batch_size, schedule=schedule)
+                 for w, f, s, p, schedule in itertools.product(self.widths, self.fractions, self.seeds, self.dropouts,
+                                                               self.schedules)]
+        return list(dict.fromkeys(specs + self.epoch_specs()))
+
+    def epoch_specs(self) -> list[RunSpec]:
+        """The epochs sub-grid: E passes over each fraction, constant LR (a run of E+1 epochs continues
+        the run of E, so its cost is the largest E's)."""
+        if self.epochs == (1,):
+            return []
         return [RunSpec(width=w, fraction=f, seed=s, dropout=p, lr_mult=1.0, lr_scale=self.lr_scale,
-                        batch_size=self.batch_size)
-                for w, f, s, p in itertools.product(self.widths, self.fractions, self.seeds, self.dropouts)]
+                        batch_size=self.batch_size, epochs=e)
+                for w, f, s, p, e in itertools.product(self.epoch_widths or self.widths,
+                                                       self.epoch_fractions or self.fractions, self.seeds,
+                                                       self.dropouts, self.epochs)]
 
     def sweep_specs(self) -> list[RunSpec]:
         return [RunSpec(width=w, fraction=self.sweep_fraction, seed=s, dropout=0.0, lr_mult=m,
@@ -47,8 +70,12 @@ class Budget:
         return sorted(set(self.main_specs()) | set(self.sweep_specs()))
 
     def describe(self) -> str:
+        protocols = "" if self.schedules == ("constant",) else f" × schedules {','.join(self.schedules)}"
+        if self.epoch_specs():
+            protocols += (f" + epochs {_fmt(self.epochs)} on widths {_fmt(self.epoch_widths or self.widths)} × "
+                          f"fractions {_fmt_fractions(self.epoch_fractions or self.fractions)}")
         return (f"{self.name}: widths {_fmt(self.widths)} × fractions {_fmt_fractions(self.fractions)} × "
-                f"seeds {len(self.seeds)} × dropout {_fmt(self.dropouts)} = {len(self.main_specs())} runs; "
+                f"seeds {len(self.seeds)} × dropout {_fmt(self.dropouts)}{protocols} = {len(self.main_specs())} runs; "
                 f"LR sweep widths {_fmt(self.sweep_widths)} × ×{_fmt_fractions(self.sweep_mults)} × "
                 f"seeds {len(self.sweep_seeds)} at fraction {_fmt_fractions((self.sweep_fraction,))} "
                 f"= {len(self.sweep_specs())} runs")
@@ -73,7 +100,8 @@ def budget_for_seeds(budget: Budget, factor: float, field: str = "seeds") -> str
     line = f"{need} seeds: add to scaling_budgets the line '{budget.name}{need}: parent={budget.name} {field}={seeds}'"
     for other in BUILTIN_BUDGETS.values():
         if (len(getattr(other, field)) >= need and set(budget.widths) <= set(other.widths)
-                and set(budget.fractions) <= set(other.fractions)):
+                and set(budget.fractions) <= set(other.fractions) and set(budget.schedules) <= set(other.schedules)
+                and set(budget.epoch_specs()) <= set(dataclasses.replace(other, seeds=budget.seeds).epoch_specs())):
             return f"{line} (or --scaling-budget={other.name}, {len(getattr(other, field))} seeds)"
     return line
 
@@ -104,11 +132,22 @@ BUILTIN_BUDGETS: dict[str, Budget] = {
         Budget("full", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128), fractions=_halvings(8),
                seeds=(0, 1, 2, 3, 4), sweep_widths=(4, 11, 32, 64, 128), sweep_fraction=1 / 4,
                sweep_seeds=(0, 1, 2), sweep_mults=tuple(2.0 ** k for k in range(-4, 5)), description="GPU runners"),
+        # Issue #14: does γ depend on the protocol? `small`'s widths up to 16 (width 1 opens the compute-limited
+        # window, N_opt crosses 2…4 inside it, 6…16 bound it from above) and fractions, 3 seeds, no dropout,
+        # each run both at constant LR and cooled down. Its constant runs of seeds 0 and 1 and its LR sweep are
+        # `small`'s (same specs, same cache keys), though a chain whose cooldowns are not cached retrains its
+        # trunk to branch them. Epochs 1…8 on 1/32 and 1/8 stay within the one-epoch curve (8 × 1/8 is all the
+        # data), so each repeated run is read against fresh data of the same width without extrapolating.
+        Budget("protocols", widths=(1, 2, 3, 4, 6, 8, 11, 16), fractions=_halvings(6), seeds=(0, 1, 2),
+               dropouts=(0.0,), schedules=("constant", "cooldown"), epochs=(1, 2, 4, 8), epoch_widths=(4, 11),
+               epoch_fractions=(1 / 32, 1 / 8), sweep_widths=(4, 11, 32), sweep_fraction=1 / 8, sweep_seeds=(0, 1),
+               description="training protocols: constant LR vs cooldown, and repeated epochs"),
     )
 }
 
 _TUPLE_FIELDS = {"widths": int, "fractions": float, "seeds": int, "dropouts": float, "sweep_widths": int,
-                 "sweep_mults": float, "sweep_seeds": int}
+                 "sweep_mults": float, "sweep_seeds": int, "schedules": str, "epochs": int, "epoch_widths": int,
+                 "epoch_fractions": float}
 _SCALAR_FIELDS = {"sweep_fraction": float, "lr_scale": float, "batch_size": int, "description": str}
 
 
@@ -163,6 +202,12 @@ def _validate(b: Budget) -> None:
         raise UnknownBudget(f"budget {b.name!r}: fractions must lie in (0, 1]")
     if not b.seeds or b.batch_size < 1 or b.lr_scale <= 0 or any(not 0 <= p < 1 for p in b.dropouts):
         raise UnknownBudget(f"budget {b.name!r}: needs ≥1 seed, batch_size ≥ 1, lr_scale > 0, dropouts in [0, 1)")
+    if not b.schedules or any(s not in SCHEDULES for s in b.schedules):
+        raise UnknownBudget(f"budget {b.name!r}: schedules must be among {', '.join(SCHEDULES)}")
+    if not b.epochs or any(e < 1 for e in b.epochs) or any(not 0 < f <= 1 for f in b.epoch_fractions) \
+            or any(w < 1 for w in b.epoch_widths):
+        raise UnknownBudget(f"budget {b.name!r}: epochs must be integers ≥ 1, epoch_widths positive, "
+                            f"epoch_fractions in (0, 1]")
 
 
 def available_budgets(ini_lines: list[str] | None = None) -> dict[str, Budget]:

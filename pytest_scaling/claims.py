@@ -24,6 +24,7 @@ import dataclasses
 import inspect
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -154,7 +155,7 @@ class Settings:
 
 
 settings = Settings()
-_records: list["ClaimRecord"] = []
+_records: list[ClaimRecord] = []
 
 
 def configure(confidence: float = 0.95, strict: bool = False, family_size: int = 1) -> None:
@@ -196,7 +197,7 @@ class ClaimRecord:
         return _jsonable(dataclasses.asdict(self))
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ClaimRecord":
+    def from_dict(cls, d: dict) -> ClaimRecord:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
@@ -213,6 +214,23 @@ def _jsonable(x: Any) -> Any:
     if isinstance(x, float) and not math.isfinite(x):
         return None if math.isnan(x) else (1e308 if x > 0 else -1e308)
     return x
+
+
+def module_finding(doc: str | None) -> tuple[str | None, str | None]:
+    """``(finding, source)`` from a claim module's docstring: its first sentence, and the text of its
+    "Source: ..." paragraph, whitespace-collapsed (None where absent).
+
+    The report heads each group of claims with the finding it tests and where it comes from; the
+    docstring is where every claim module already states both.
+    """
+    paragraphs = [" ".join(p.split()) for p in re.split(r"\n\s*\n", doc or "")]
+    paragraphs = [p for p in paragraphs if p]
+    if not paragraphs:
+        return None, None
+    # a sentence ends at . ! or ? before a capital letter ("et al. 2020" and "Fig. 1" do not end one)
+    finding = re.split(r"(?<=[.!?])\s+(?=[A-Z\"'(])", paragraphs[0], maxsplit=1)[0]
+    source = next((p[len("Source:"):].strip() for p in paragraphs if p.startswith("Source:")), None)
+    return finding, source or None
 
 
 def take_records() -> list[ClaimRecord]:
@@ -288,7 +306,8 @@ class Expectation:
         to_decide = ""
         if verdict == "inconclusive":
             if est.reason:
-                to_decide = est.to_decide or "remove the cause above (the estimate is flagged, more seeds will not help)"
+                to_decide = (est.to_decide
+                             or "remove the cause above (the estimate is flagged, more seeds will not help)")
             else:
                 factor = seeds_factor(est.value, lo, hi, low, high, level)
                 details["seeds_factor"] = factor

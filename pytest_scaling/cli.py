@@ -30,7 +30,8 @@ def cmd_train(args) -> int:
     from rich.console import Console
 
     session = _session(args)
-    session.console = Console(stderr=True)
+    session.console = Console(stderr=True)  # a live bar on a terminal; lines in a log
+    session.progress_line = lambda line: print(line, file=sys.stderr, flush=True)
     specs = _specs(session, args.grid)
     started = time.perf_counter()
     session.prepare()
@@ -39,7 +40,8 @@ def cmd_train(args) -> int:
     finally:
         session.close()
     stats = session.stats()
-    print(f"{session.header()}\n{len(table)} runs ready ({stats['runs_cached']} cached, {stats['runs_trained']} trained, "
+    header = "\n".join(session.header())
+    print(f"{header}\n{len(table)} runs ready ({stats['runs_cached']} cached, {stats['runs_trained']} trained, "
           f"{stats['runs_diverged']} diverged) in {time.perf_counter() - started:.1f} s; "
           f"the runs' compute {stats['trained_flops']:.3g} FLOPs, spent {stats['spent_flops']:.3g} "
           f"(shorter runs come free from longer ones)", file=sys.stderr)
@@ -56,7 +58,8 @@ def cmd_runs(args) -> int:
         from rich.console import Console
         from rich.table import Table
 
-        view = Table("width", "params", "dropout", "lr_mult", "fraction", "seed", "FLOPs", "val_loss", "val_acc", "status")
+        view = Table("width", "params", "dropout", "lr_mult", "fraction", "seed", "FLOPs", "val_loss", "val_acc",
+                     "status")
         for run in table:
             s = run.spec
             status = "diverged" if run.diverged else "collapsed" if run.collapsed else "ok"

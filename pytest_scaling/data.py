@@ -36,6 +36,9 @@ FILES = {
 }
 #: Seed of the one permutation whose prefixes are the nested training subsets.
 SUBSET_PERMUTATION_SEED = 20_201
+#: Shuffles of epochs ≥ 2 use generator seeds seed·1,000,003 + this + epoch, clear of the block
+#: shuffles' seed·1,000,003 + block index (a family has ~20 blocks at most).
+EPOCH_SHUFFLE_OFFSET = 1_000
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,21 @@ class Dataset:
             start = end
         order = torch.cat(blocks)[: self.subset_size(fraction, batch_size)]
         return order.to(self.train_x.device)
+
+    def epoch_order(self, fraction: float, seed: int, batch_size: int, epoch: int) -> torch.Tensor:
+        """The order of one epoch over the run's subset. Epoch 1 is ``training_order`` (so one-epoch
+        runs and chains are unchanged); each later epoch is a fresh shuffle of the same subset
+        by (seed, epoch), independent of how many epochs the run has: a run of E+1 epochs is the
+        run of E epochs continued."""
+        if epoch == 1:
+            return self.training_order(fraction, seed, batch_size)
+        size = self.subset_size(fraction, batch_size)
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + EPOCH_SHUFFLE_OFFSET + epoch)
+        return self._permutation()[:size][torch.randperm(size, generator=generator)].to(self.train_x.device)
+
+    def run_order(self, fraction: float, seed: int, batch_size: int, epochs: int) -> torch.Tensor:
+        """Every example a run sees, in order: its epochs one after the other."""
+        return torch.cat([self.epoch_order(fraction, seed, batch_size, e) for e in range(1, epochs + 1)])
 
 
 

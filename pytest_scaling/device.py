@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from functools import lru_cache
+from functools import cache
 
 import torch
 
@@ -30,10 +30,12 @@ def resolve_device(name: str = "auto") -> torch.device:
         return device
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise DeviceUnavailable(f"device {name!r} asked for, but CUDA is not available here; use --scaling-device=cpu")
+            raise DeviceUnavailable(f"device {name!r} asked for, but CUDA is not available here; "
+                                    "use --scaling-device=cpu")
         index = device.index or 0
         if index >= torch.cuda.device_count():
-            raise DeviceUnavailable(f"device {name!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
+            raise DeviceUnavailable(f"device {name!r} asked for, but only {torch.cuda.device_count()} "
+                                    "CUDA device(s) exist")
         return torch.device("cuda", index)
     if device.type == "mps":
         if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
@@ -46,6 +48,14 @@ def device_kind(device: torch.device) -> str:
     """What goes into cache keys: results differ across device kinds, not across indices."""
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
+    return device.type
+
+
+def describe_device(device: torch.device) -> str:
+    """The device as a person names it: ``cpu``, ``cuda:0 NVIDIA H200``, ``mps``."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        return f"cuda:{index} {torch.cuda.get_device_name(index)}"
     return device.type
 
 
@@ -73,7 +83,7 @@ def activation_chunk_bytes(device: torch.device) -> int:
     return _MAX_MMAP_THRESHOLD if device.type == "cpu" else 2**30
 
 
-@lru_cache(maxsize=None)
+@cache
 def keep_freed_host_memory() -> bool:
     """Let glibc reuse freed blocks of up to 32 MiB instead of handing them back to the OS.
 

@@ -1,14 +1,16 @@
 """pytest hooks only: options + ini, fixtures, header, claim records, terminal summary.
 
 Works under pytest-xdist: workers train (sharing the grid through the cache's
-locks) and ship claim records in ``report.user_properties`` and their training
-totals in ``workeroutput``; the controller summarises.
+locks) and ship claim records in ``report.user_properties`` and the runs they saw
+and trained in ``workeroutput``; the controller summarises, counting each run once.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -35,7 +37,7 @@ _VALUE_OPTIONS = [
     ("report", "string", None, "write report.json, plots and index.html into this directory"),
     ("save", "string", None, "save this session's estimates as baseline NAME"),
     ("compare", "string", None, "compare estimates against baseline NAME"),
-    ("compare-fail", "string", None, "fail when an estimate moves beyond EXPR, e.g. gamma:0.05 or *:10%"),
+    ("compare-fail", "string", None, "fail when an estimate moves more than FAIL allows, e.g. gamma:0.05 or *:10%"),
     ("baseline-dir", "string", ".scaling", "where baselines are saved (commit it)"),
 ]
 _FLAG_OPTIONS = [
@@ -50,13 +52,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("scaling", "scaling-law claims (pytest-scaling)")
     for suffix, ini_type, default, help_text in _VALUE_OPTIONS:
         dest = "scaling_" + suffix.replace("-", "_")
+        # argparse %-formats option help (for %(default)s): a literal % must be doubled.
         group.addoption(f"--scaling-{suffix}", dest=dest, default=None, metavar=suffix.split("-")[-1].upper(),
-                        help=f"{help_text} (ini: {dest}; default: {default})")
+                        help=f"{help_text} (ini: {dest}; default: {default})".replace("%", "%%"))
         parser.addini(dest, help_text, type=ini_type, default=default)
     for suffix, help_text in _FLAG_OPTIONS:
         dest = "scaling_" + suffix.replace("-", "_")
         group.addoption(f"--scaling-{suffix}", dest=dest, action="store_true", default=None,
-                        help=f"{help_text} (ini: {dest})")
+                        help=f"{help_text} (ini: {dest})".replace("%", "%%"))
         parser.addini(dest, help_text, type="bool", default=False)
     parser.addini("scaling_budgets", "user budgets, one per line: 'name: parent=tiny widths=2,4 fractions=1/8,1/4 "
                   "seeds=0,1 ...'", type="linelist", default=[])
@@ -141,6 +144,7 @@ class ScalingState:
                 self.fail_rules = [parse_fail_expr(part) for part in compare_fail.split(",") if part.strip()]
             except ValueError as error:
                 raise pytest.UsageError(f"--scaling-compare-fail: {error}") from None
+        self.baseline: dict | None = None  # the --scaling-compare baseline, loaded when the session starts
         self.records: list[dict] = []
         self.worker_stats: list[dict] = []
         self.started = time.time()
@@ -185,8 +189,63 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     claims.take_records()
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return config.stash[state_key].session.header()
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Check what is only used once the grid has trained: the report directory and the baseline.
+
+    Either failing after a long training would waste it; checked here, it is a usage error
+    before the first run. On pytest-xdist's controller only (tryfirst: before workers start).
+    """
+    config = session.config
+    if hasattr(config, "workerinput"):
+        return
+    state = config.stash[state_key]
+    state.session.xdist_workers = _xdist_workers(config)
+    if state.report_dir:
+        _check_writable_dir(state.report_dir, "--scaling-report",
+                            "give a directory you can write, e.g. --scaling-report=scaling-report")
+    if state.save:
+        from pytest_scaling.baseline import check_name
+
+        try:
+            check_name(state.save)
+        except ValueError as error:
+            raise pytest.UsageError(f"--scaling-save: {error}") from None
+        _check_writable_dir(state.baseline_dir, "--scaling-baseline-dir",
+                            "give a directory you can write with --scaling-baseline-dir=DIR")
+    if state.compare:
+        from pytest_scaling import baseline
+
+        try:
+            state.baseline = baseline.load(state.compare, state.baseline_dir)
+        except ValueError as error:  # BaselineError says which baselines exist and how to save one
+            raise pytest.UsageError(f"--scaling-compare: {error}") from None
+
+
+def _check_writable_dir(path: str, option: str, advice: str) -> None:
+    """Create ``path`` if missing and write a file into it; a usage error when either fails."""
+    import tempfile
+
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise pytest.UsageError(f"{option}: cannot write into {path!r} ({reason}); {advice}") from None
+
+
+def _xdist_workers(config: pytest.Config) -> int:
+    """How many pytest-xdist workers this (controller) session starts; 0 without xdist or in a worker."""
+    if hasattr(config, "workerinput") or config.getoption("dist", "no") == "no":
+        return 0
+    return len(config.getoption("tx", None) or ())
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    state = config.stash[state_key]
+    state.session.xdist_workers = _xdist_workers(config)  # the header comes before sessionstart's hooks run
+    return state.session.header()
 
 
 def _uses_scaling(item: pytest.Item) -> bool:
@@ -204,22 +263,84 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
         claims.configure(confidence=state.confidence, strict=state.strict, family_size=max(1, len(scaling_items)))
     if scaling_items:
+        # Where training reports progress, set before prepare() builds the runner that reports it.
+        state.session.console = _terminal_console(config)
+        state.session.progress_line = None if state.session.console else _progress_writer(config)
         try:
             state.session.prepare()
         except ScalingError as error:
             raise pytest.UsageError(str(error)) from None
-        state.session.console = _terminal_console(config)
+
+
+def _live_terminal(config: pytest.Config) -> bool:
+    """Whether pytest writes to a person's terminal (a tty with markup, outside CI) rather than a log.
+
+    A log gets progress lines instead of a live bar, and one line per claim instead of a table.
+    """
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or hasattr(config, "workerinput"):
+        return False
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        return False
+    isatty = getattr(reporter._tw._file, "isatty", None)
+    return bool(reporter._tw.hasmarkup and isatty and isatty())
 
 
 def _terminal_console(config: pytest.Config):
-    """A rich console on the real terminal (past pytest's capture), or None when there is none."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is None or hasattr(config, "workerinput"):
+    """A rich console on the real terminal, or None off one.
+
+    Training runs inside a test, while pytest captures file descriptor 1, so the console
+    writes to a duplicate of the terminal's descriptor taken now (outside capture).
+    """
+    if not _live_terminal(config):
         return None
+    writer = config.pluginmanager.get_plugin("terminalreporter")._tw
+    try:
+        file = open(os.dup(writer._file.fileno()), "w", encoding="utf-8", errors="replace")  # noqa: SIM115
+    except (AttributeError, OSError, ValueError):
+        return None
+    config.add_cleanup(file.close)  # it lives as long as the session, not a block
+    return _make_terminal_console(file, writer)
+
+
+def _make_terminal_console(file, writer):
     from rich.console import Console
 
-    file = reporter._tw._file  # the terminal writer's file is the real stdout, not the captured one
-    return Console(file=file) if getattr(file, "isatty", lambda: False)() else None
+    class TerminalConsole(Console):
+        """A console that shares the terminal with pytest's reporter: a live display gets a
+        line of its own, and when it is gone the cursor goes back to the end of pytest's line."""
+
+        @contextmanager
+        def live_region(self):
+            writer.flush()
+            column = writer.width_of_current_line
+            self.file.write("\n")
+            self.file.flush()
+            try:
+                yield
+            finally:  # a transient bar leaves the cursor at the start of its line, one below pytest's
+                self.file.write("\x1b[1A" + (f"\x1b[{column}C" if column else ""))
+                self.file.flush()
+
+    return TerminalConsole(file=file)
+
+
+def _progress_writer(config: pytest.Config):
+    """Write a progress line through the terminal reporter, past the capture of the test that trains."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or hasattr(config, "workerinput"):
+        return None  # an xdist worker's output does not reach the log
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def write(line: str) -> None:
+        if capture is None:
+            reporter.write_line(line)
+            return
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(line)
+        reporter.flush()
+
+    return write
 
 
 class ScalingGrid:
@@ -233,8 +354,10 @@ class ScalingGrid:
     def budget(self):
         return self._session.budget
 
-    def __call__(self, dropout=None, widths=None, fractions=None, seeds=None):
-        table = self._checked(lambda: self._session.main_grid(dropout, widths, fractions, seeds))
+    def __call__(self, dropout=None, widths=None, fractions=None, seeds=None, schedule="constant", epochs=1):
+        """Runs of the main grid; by default constant LR and one epoch. ``schedule="cooldown"`` or
+        ``epochs=4`` select a protocol the budget trains; None keeps them all."""
+        table = self._checked(lambda: self._session.main_grid(dropout, widths, fractions, seeds, schedule, epochs))
         return table
 
     def lr_sweep(self, widths=None):
@@ -299,8 +422,14 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     from pytest_scaling import claims
 
     budget = item.config.stash[state_key].session.budget
-    for record in claims.take_records():
+    records = claims.take_records()
+    if records:  # the finding the claim's module tests, so the report can group claims under it
+        module = getattr(item, "module", None)
+        finding, source = claims.module_finding(getattr(module, "__doc__", None))
+        origin = {"finding": finding, "source": source, "module": item.path.stem if module else None}
+    for record in records:
         data = record.to_dict()
+        data.update(origin)
         factor = data["details"].get("seeds_factor")
         if factor is not None:
             from pytest_scaling.budgets import budget_for_seeds
@@ -317,11 +446,10 @@ def pytest_runtest_makereport(item: pytest.Item, call):
 
 
 def _totals(state: ScalingState) -> dict:
-    parts = [state.session.stats()] + state.worker_stats
-    keys = ("runs_cached", "runs_trained", "runs_from_other_workers", "runs_missing", "runs_diverged",
-            "train_seconds", "trained_flops", "spent_flops")
-    totals = {key: sum(p.get(key, 0) for p in parts) for key in keys}
-    totals["runs_total"] = totals["runs_cached"] + totals["runs_trained"] + totals["runs_from_other_workers"]
+    """This session's runs, each counted once across xdist workers and the controller."""
+    from pytest_scaling.runner import merge_stats
+
+    totals = merge_stats([state.session.stats()] + state.worker_stats)
     totals["total_compute_flops"] = totals["spent_flops"]  # what this session spent training
     totals["wall_seconds"] = time.time() - state.started
     return totals
@@ -333,11 +461,16 @@ def _meta(state: ScalingState) -> dict:
         dataset = session.source.display_name if not session.options.import_csv else "imported CSV"
     except ScalingError:
         dataset = "unavailable"
-    meta = {"budget": session.budget.name, "dataset": dataset, "device": session.options.device,
+    import torch
+
+    try:  # imported runs were trained elsewhere: only the option is known
+        device = session.options.device if session.options.import_csv else session.hardware()
+    except ScalingError:
+        device = session.options.device
+    meta = {"budget": session.budget.name, "dataset": dataset, "device": device,
+            "precision": session.precision, "torch": torch.__version__,
             "cache_dir": str(session.store.directory), "confidence": state.confidence,
             "design": _design(state)}
-    if session._device is not None:
-        meta["device"] = str(session._device)
     meta.update(_totals(state))
     return meta
 
@@ -365,8 +498,8 @@ def _design(state: ScalingState) -> dict | None:
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     config = session.config
     state = config.stash[state_key]
-    if hasattr(config, "workerinput"):  # a worker: hand our training totals to the controller
-        config.workeroutput[STATS_KEY] = json.dumps(_totals(state))
+    if hasattr(config, "workerinput"):  # a worker: hand the runs it saw and trained to the controller
+        config.workeroutput[STATS_KEY] = json.dumps(state.session.stats())
         return
     if not state.records:
         return
@@ -374,7 +507,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
 
     if state.family_wise:
         adjusted = claims.holm_adjust([claims.ClaimRecord.from_dict(r) for r in state.records], state.confidence)
-        state.records = [r.to_dict() for r in adjusted]
+        # from_dict keeps the record's own fields; the plugin's additions (finding, source, module) ride along
+        state.records = [{**old, **new.to_dict()} for old, new in zip(state.records, adjusted)]
     if not (state.report_dir or state.save or state.compare):
         return
     from pytest_scaling import baseline, report
@@ -391,7 +525,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
         report.write_report(state.report_dir, state.records, meta, runs, report_json=current)
     if state.compare:
         try:
-            deltas = baseline.compare(current, baseline.load(state.compare, state.baseline_dir))
+            deltas = baseline.compare(current, state.baseline or baseline.load(state.compare, state.baseline_dir))
         except (ValueError, OSError) as error:
             state.violations = [f"cannot compare with baseline {state.compare!r}: {error}"]
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -413,8 +547,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
 
     writer = terminalreporter._tw
     terminalreporter.write_sep("=", "pytest-scaling")
+    layout = "table" if _live_terminal(config) else "lines"
     terminalreporter.write(report.render_summary(state.records, _meta(state), width=writer.fullwidth,
-                                                 color=writer.hasmarkup))
+                                                 color=writer.hasmarkup, layout=layout))
     if state.comparison_text:
         terminalreporter.write_sep("-", f"compared with baseline {state.compare!r}")
         terminalreporter.write(state.comparison_text)

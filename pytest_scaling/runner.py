@@ -8,10 +8,12 @@ group in flight: every finished group is already in the cache.
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from collections import defaultdict
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import torch
 from rich.console import Console
@@ -22,7 +24,7 @@ from pytest_scaling.executors import LocalExecutor, TrainJob
 from pytest_scaling.models import forward_flops_per_example
 from pytest_scaling.runs import RunResult, RunSpec, RunTable
 from pytest_scaling.store import Context, RunStore
-from pytest_scaling.train import TrainSettings, train_group
+from pytest_scaling.train import TrainSettings, cooldown_start, train_group
 
 
 def default_group_size(device: torch.device, width: int) -> int:
@@ -39,34 +41,69 @@ def default_group_size(device: torch.device, width: int) -> int:
     return 32 if width <= 32 else 16
 
 
+def run_id(spec: RunSpec) -> str:
+    """A short, stable text id of a spec, so processes can pool the runs they saw (xdist workers)."""
+    return ",".join(repr(value) for value in dataclasses.astuple(spec))
+
+
 @dataclass
 class RunnerStats:
-    cached: int = 0
-    trained: int = 0
-    waited: int = 0
-    missing: int = 0
-    diverged: int = 0
-    train_seconds: float = 0.0
+    """What one process did with the runs it was asked for. Runs are kept as sets, so a run asked
+    for twice counts once, and processes sharing a grid can be pooled by :func:`merge_stats`."""
+
+    seen: set = field(default_factory=set)
+    cached: set = field(default_factory=set)  # found in the cache, not trained by this process
+    trained: set = field(default_factory=set)
+    waited: set = field(default_factory=set)  # trained meanwhile by another process
+    missing: set = field(default_factory=set)  # not cached, and training was off
+    diverged: set = field(default_factory=set)
+    train_seconds: float = 0.0  # the trained runs' own times, summed: a chain's start counts in each of its runs
+    spent_seconds: float = 0.0  # time spent training, once per chain (worker time: N workers spend ~N× the wall)
     trained_flops: float = 0.0  # the runs' compute C, summed
     spent_flops: float = 0.0  # training compute actually spent: shorter runs of a chain come free
-    seen: set = field(default_factory=set)
 
     def as_dict(self) -> dict:
-        return {"runs_cached": self.cached, "runs_trained": self.trained, "runs_from_other_workers": self.waited,
-                "runs_missing": self.missing,
-                "runs_diverged": self.diverged, "train_seconds": self.train_seconds, "trained_flops": self.trained_flops,
-                "spent_flops": self.spent_flops}
+        return {"runs_cached": len(self.cached), "runs_trained": len(self.trained),
+                "runs_from_other_workers": len(self.waited), "runs_missing": len(self.missing),
+                "runs_diverged": len(self.diverged), "train_seconds": self.train_seconds,
+                "spent_seconds": self.spent_seconds, "trained_flops": self.trained_flops,
+                "spent_flops": self.spent_flops,
+                "run_ids": {name: sorted(run_id(s) for s in getattr(self, name))
+                            for name in ("seen", "cached", "trained", "missing", "diverged")}}
+
+
+def merge_stats(parts: list[dict]) -> dict:
+    """Pool the ``as_dict()`` of processes that shared one grid, counting each run once.
+
+    Under pytest-xdist every worker asks for the whole grid, trains part of it and waits
+    for (or finds cached) the rest, so summing their counts counts a run once per worker.
+    A run trained by any of them is trained; the others it saw are cached or missing.
+    Times and compute are summed: each process spent its own.
+    """
+    ids = {name: set() for name in ("seen", "cached", "trained", "missing", "diverged")}
+    for part in parts:
+        for name, values in (part.get("run_ids") or {}).items():
+            ids.setdefault(name, set()).update(values)
+    trained = ids["trained"]
+    cached = ids["cached"] - trained
+    merged = {"runs_total": len(ids["seen"]), "runs_trained": len(trained), "runs_cached": len(cached),
+              "runs_missing": len(ids["missing"] - trained - cached), "runs_diverged": len(ids["diverged"])}
+    for key in ("train_seconds", "spent_seconds", "trained_flops", "spent_flops"):
+        merged[key] = sum(part.get(key, 0.0) for part in parts)
+    return merged
 
 
 class Runner:
     def __init__(self, store: RunStore, context: Context, load_data: Callable[[], Dataset], *,
-                 settings: TrainSettings = TrainSettings(), device: torch.device = torch.device("cpu"),
+                 settings: TrainSettings | None = None, device: torch.device | None = None,
                  group_size: int | None = None, no_train: bool = False, retrain: bool = False,
-                 console: Console | None = None, executor=None, job: TrainJob | None = None):
+                 console: Console | None = None, executor=None, job: TrainJob | None = None,
+                 progress_line: Callable[[str], None] | None = None):
         self.store, self.context, self._load_data = store, context, load_data
-        self.settings, self.device = settings, device
+        self.settings, self.device = settings or TrainSettings(), device or torch.device("cpu")
         self.group_size, self.no_train, self.retrain = group_size, no_train, retrain
         self.console = console
+        self.progress_line = progress_line  # where progress goes as lines when there is no live terminal
         self.executor = executor or LocalExecutor()
         self.job = job
         self.stats = RunnerStats()
@@ -96,8 +133,8 @@ class Runner:
         for spec in specs:
             chains[spec.chain_key].append(spec)
         by_end: dict[tuple, list[list[RunSpec]]] = defaultdict(list)
-        for chain in chains.values():
-            by_end[(*chain[0].group_key, max(s.fraction for s in chain))].append(chain)
+        for chain in chains.values():  # a chain ends where its longest run (epochs included) ends
+            by_end[(*chain[0].group_key, max(s.fraction * s.epochs for s in chain))].append(chain)
         groups = []
         # Largest compute first: the ETA settles early and stragglers are small.
         for key in sorted(by_end, key=lambda key: -forward_flops_per_example(key[0]) * key[-1]):
@@ -115,12 +152,12 @@ class Runner:
             if cached is not None:
                 results[spec] = cached
                 if spec not in self.stats.seen and spec not in self._fresh:
-                    self.stats.cached += 1
+                    self.stats.cached.add(spec)
             else:
                 pending.append(spec)
             self.stats.seen.add(spec)
         if pending and self.no_train:
-            self.stats.missing += len(pending)
+            self.stats.missing.update(pending)
             return RunTable(results.values())
         if pending:
             results.update(self._train(pending))
@@ -129,7 +166,7 @@ class Runner:
     def _train(self, pending: list[RunSpec]) -> dict[RunSpec, RunResult]:
         groups = self._groups(pending)
         total_flops = sum(3 * forward_flops_per_example(s.width) * self.data.subset_size(s.fraction, s.batch_size)
-                          for s in pending)
+                          * s.epochs for s in pending)
         done: dict[RunSpec, RunResult] = {}
         deferred: list[RunSpec] = []
         held: dict[RunSpec, object] = {}
@@ -155,7 +192,7 @@ class Runner:
 
             try:
                 for results in self.executor.map(claimed(), self.job, lambda: self.data):
-                    self.stats.spent_flops += _spent_flops(results)
+                    self._spent(results)
                     for result in results:
                         self._record(result)
                         done[result.spec] = result
@@ -170,30 +207,75 @@ class Runner:
                     if result is None:
                         result = train_group([spec], self.data, self.settings)[0]
                         self._record(result)
-                        self.stats.spent_flops += _spent_flops([result])
+                        self._spent([result])
                     else:
-                        self.stats.waited += 1
+                        self.stats.waited.add(spec)
                 done[spec] = result
                 advance(spec, result)
         return done
 
+    def _spent(self, results: list[RunResult]) -> None:
+        flops, seconds = _group_cost(results)
+        self.stats.spent_flops += flops
+        self.stats.spent_seconds += seconds
+
     def _record(self, result: RunResult) -> None:
         self.store.put(result, self.context)
         self._fresh[result.spec] = result
-        self.stats.trained += 1
-        self.stats.diverged += int(result.diverged)
+        self.stats.trained.add(result.spec)
+        if result.diverged:
+            self.stats.diverged.add(result.spec)
         self.stats.train_seconds += result.train_seconds
         self.stats.trained_flops += result.flops
 
     @contextmanager
     def _progress(self, n_runs: int, total_flops: float) -> Iterator[Callable[[RunSpec, RunResult], None]]:
-        """Yield ``advance(spec, result)``; a rich bar (weighted by compute) only on a real terminal."""
-        count = 0
-        if self.console is None or not self.console.is_terminal:
-            def advance(spec: RunSpec, result: RunResult) -> None:
-                pass
-            yield advance
+        """Yield ``advance(spec, result)``: a live bar (weighted by compute) on a real terminal; else,
+        given ``progress_line``, a line as training starts and at every tenth of the runs, so a CI
+        log shows the work moving; else nothing."""
+        if self.console is not None and self.console.is_terminal:
+            with self._progress_bar(n_runs, total_flops) as advance:
+                yield advance
             return
+        if self.progress_line is None:
+            yield lambda spec, result: None
+            return
+        from pytest_scaling.report.format import fmt_duration
+
+        def done(count: int, flops: float) -> float:
+            """The share of the work done, half by runs and half by compute: on `tiny` (2-core CPU) a
+            chain's fixed cost (setup, evaluations) was 2.4 s against 0.2 s per GFLOP, about half
+            of the time, and an ETA by compute alone came out ~3× short (the largest runs go first)."""
+            by_compute = flops / total_flops if total_flops > 0 else count / n_runs
+            return 0.5 * count / n_runs + 0.5 * by_compute
+
+        started, count, flops, shown = time.monotonic(), 0, 0.0, 0
+        first: tuple[float, float] | None = None  # (time, share done) when the first results came in
+        self.progress_line(f"pytest-scaling: training {n_runs} runs")
+
+        def advance(spec: RunSpec, result: RunResult) -> None:
+            nonlocal count, flops, shown, first
+            now = time.monotonic()
+            count, flops = count + 1, flops + result.flops
+            if first is None or now - first[0] < 1e-3:  # one group's results arrive together
+                first = (now, done(count, flops))
+            tenth = 10 * count // n_runs
+            if tenth == shown:
+                return
+            shown = tenth
+            line = (f"pytest-scaling: {count}/{n_runs} runs ({100 * count // n_runs}%) · "
+                    f"{fmt_duration(now - started)} elapsed")
+            # The rate since the first results: starting workers and loading data came before them.
+            share = done(count, flops)
+            if count < n_runs and share > first[1] and now > first[0]:
+                line += f" · ~{fmt_duration((now - first[0]) * (1 - share) / (share - first[1]))} left"
+            self.progress_line(line)
+
+        yield advance
+
+    @contextmanager
+    def _progress_bar(self, n_runs: int, total_flops: float) -> Iterator[Callable[[RunSpec, RunResult], None]]:
+        count = 0
         progress = Progress(
             TextColumn("[bold]pytest-scaling[/] training"), BarColumn(),
             TextColumn("{task.fields[runs]}/{task.fields[n]} runs"), TimeElapsedColumn(),
@@ -205,13 +287,30 @@ class Runner:
             count += 1
             progress.update(task, advance=result.flops, runs=count)
 
-        with progress:
+        # A console may reserve a region for the bar (the plugin's gives it a line of its own in pytest's output).
+        region = getattr(self.console, "live_region", nullcontext)
+        with region(), progress:
             yield advance
 
 
-def _spent_flops(results: list[RunResult]) -> float:
-    """Training compute of one group: every chain in it trains as far as the group's longest run."""
+def _group_cost(results: list[RunResult]) -> tuple[float, float]:
+    """Training compute and time of one group. Every chain in it trains its one-epoch trunk as far as
+    the group's longest one-epoch run; on top, each fraction's epoch line runs its extra epochs once and
+    each cooldown run its own tail (``train.cooldown_start``). Each run's ``train_seconds`` is its share
+    of the group's time."""
     if not results:
-        return 0.0
-    longest = max(results, key=lambda r: r.examples)
-    return longest.flops * len({r.spec.chain_key for r in results})
+        return 0.0, 0.0
+    chains = len({r.spec.chain_key for r in results})
+    per_example = 3.0 * results[0].flops_per_example
+    trunk = max((r.examples / r.spec.epochs for r in results), default=0.0) * chains
+    lines: dict[tuple, float] = {}
+    tails = 0.0
+    for r in results:
+        unique = r.examples / r.spec.epochs
+        if r.spec.epochs > 1:
+            key = (r.spec.chain_key, r.spec.fraction)
+            lines[key] = max(lines.get(key, 0.0), unique * (r.spec.epochs - 1))
+        if r.spec.schedule == "cooldown":
+            steps = r.examples // r.spec.batch_size
+            tails += (steps - cooldown_start(steps)) * r.spec.batch_size
+    return per_example * (trunk + sum(lines.values()) + tails), max(r.train_seconds for r in results) * chains

@@ -14,6 +14,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from collections.abc import Iterable, Iterator, Sequence
+from typing import ClassVar
 
 import numpy as np
 
@@ -22,14 +23,20 @@ import numpy as np
 #: one epoch of 60,000 images: below ~1e9 FLOPs the best model at equal compute is the smallest.
 WIDTHS = (1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128)
 
+#: Training protocols (``RunSpec.schedule``). ``constant``: one LR throughout, so a run on f/2
+#: is the first half of the run on f (Kaplan). ``cooldown``: the same trunk, then the LR decays
+#: linearly to 0 over the run's own last 20% of steps (warmup-stable-decay without warmup,
+#: Hägele et al. 2024), so every data budget gets a schedule that ends where it ends (Chinchilla).
+SCHEDULES = ("constant", "cooldown")
+
 #: Columns of the CSV export, in order. ``checkpoints`` is JSON inside one cell.
 CSV_COLUMNS = (
     "width", "params", "dropout", "lr_mult", "lr_scale", "fraction", "examples", "seed",
     "batch_size", "flops_per_example", "flops", "val_loss", "val_acc", "diverged",
-    "collapsed", "train_seconds", "checkpoints", "slice_loss", "slice_acc",
+    "collapsed", "train_seconds", "checkpoints", "slice_loss", "slice_acc", "schedule", "epochs",
 )
-#: Columns an older CSV may lack; they import as NaN.
-OPTIONAL_CSV_COLUMNS = ("flops", "slice_loss", "slice_acc")
+#: Columns an older CSV may lack: scores import as NaN, the protocol as constant LR, one epoch.
+OPTIONAL_CSV_COLUMNS = ("flops", "slice_loss", "slice_acc", "schedule", "epochs")
 
 
 @dataclass(frozen=True, order=True)
@@ -43,13 +50,29 @@ class RunSpec:
     lr_mult: float = 1.0
     lr_scale: float = 0.1
     batch_size: int = 64
+    schedule: str = "constant"  # one of SCHEDULES
+    epochs: int = 1  # passes over the run's fraction, each freshly shuffled
+
+    #: Fields added after runs were cached: left out of ``as_dict`` (hence of the cache key and
+    #: the record) while at their default, so every run cached before they existed keeps its key.
+    #: A field added later the same way (e.g. a precision) joins this set.
+    OMITTED_AT_DEFAULT: ClassVar[frozenset[str]] = frozenset({"schedule", "epochs"})
+
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; schedules are {', '.join(SCHEDULES)}")
+        if not isinstance(self.epochs, int) or isinstance(self.epochs, bool) or self.epochs < 1:
+            raise ValueError(f"epochs must be an integer ≥ 1, got {self.epochs!r}")
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if not (f.name in self.OMITTED_AT_DEFAULT and getattr(self, f.name) == f.default)}
 
     @property
     def chain_key(self) -> tuple:
-        """Runs with the same chain key are prefixes of one training trajectory (fractions f, f/2, …)."""
+        """Runs with the same chain key share one constant-LR, one-epoch trunk: the runs on f, f/2, …
+        are prefixes of it, a cooldown run branches off it, a run of E > 1 epochs continues its
+        prefix on the run's fraction. So schedule and epochs are deliberately not part of it."""
         return (self.width, self.batch_size, fraction_family(self.fraction), self.seed, self.dropout,
                 self.lr_mult, self.lr_scale)
 
@@ -114,6 +137,7 @@ class RunResult:
             "val_loss": self.val_loss, "val_acc": self.val_acc, "diverged": self.diverged,
             "collapsed": self.collapsed, "train_seconds": self.train_seconds,
             "slice_loss": self.slice_loss, "slice_acc": self.slice_acc,
+            "schedule": s.schedule, "epochs": s.epochs,
             "checkpoints": np.array(
                 [(c.examples, c.val_loss, c.val_acc) for c in self.checkpoints], dtype=float
             ).reshape(-1, 3),
@@ -212,6 +236,7 @@ class RunTable(Sequence[RunResult]):
                 width=int(row["width"]), fraction=float(row["fraction"]), seed=int(row["seed"]),
                 dropout=float(row["dropout"]), lr_mult=float(row["lr_mult"]),
                 lr_scale=float(row["lr_scale"]), batch_size=int(row["batch_size"]),
+                schedule=row.get("schedule") or "constant", epochs=int(row.get("epochs") or 1),
             )
             ckpts = tuple(Checkpoint(int(e), float(loss), float(a))
                           for e, loss, a in json.loads(row["checkpoints"] or "[]"))

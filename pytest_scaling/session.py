@@ -29,6 +29,8 @@ class ScalingOptions:
     executor: str = "auto"  # auto | local | processes | ray
     workers: int | None = None  # processes executor: how many (default: CPU count)
     ray_address: str | None = None
+    #: Arithmetic of training and evaluation. Only fp32 exists yet; headers and reports read it from here.
+    precision: str = "fp32"
 
 
 @dataclass
@@ -82,7 +84,7 @@ class ScalingSession:
             self._runner = Runner(store, context, lambda: load_dataset(source, device), settings=settings,
                                   device=device, group_size=self.options.group_size,
                                   no_train=self.options.no_train, retrain=self.options.retrain,
-                                  console=self.console,
+                                  console=self.console, progress_line=self.progress_line,
                                   executor=make_executor(self.options.executor, device_type=device.type,
                                                          workers=self.options.workers,
                                                          ray_address=self.options.ray_address),
@@ -99,6 +101,8 @@ class ScalingSession:
                        code_version=TRAINING_CODE_VERSION, settings=repr(settings or TrainSettings()))
 
     console = None  # set by the plugin/CLI: where a progress bar may draw
+    progress_line = None  # set by the plugin/CLI: where progress lines go when there is no live terminal
+    xdist_workers = 0  # set by the plugin on pytest-xdist's controller: the workers that will train
 
     def prepare(self) -> None:
         """Resolve everything that can fail for a user reason, before any test runs."""
@@ -107,15 +111,58 @@ class ScalingSession:
             return
         self.runner  # noqa: B018 - resolves dataset, device and cache dir
 
-    def header(self) -> str:
+    @property
+    def precision(self) -> str:
+        return self.options.precision
+
+    def hardware(self) -> str:
+        """The resolved device and how training will use it: ``cpu, 2 workers × 1 thread``,
+        ``cuda:0 NVIDIA H200``. Resolves the device; raises DeviceUnavailable."""
+        from pytest_scaling.device import describe_device
+
+        device = describe_device(self.device)
+        if self.device.type != "cpu":
+            return device
+        import os
+
+        import torch
+
+        from pytest_scaling.executors import resolve_executor_name, xdist_worker_count
+
+        cores = os.cpu_count() or 1
+        sharing = self.xdist_workers or xdist_worker_count()
+        if sharing:  # each xdist worker trains in its own process (see executors.make_executor)
+            threads = max(1, cores // sharing)
+            return f"{device}, {sharing} xdist workers × {threads} thread{'s' * (threads > 1)}"
+        executor = resolve_executor_name(self.options.executor, self.device.type)
+        if executor == "processes":
+            workers = self.options.workers or cores
+            return f"{device}, {workers} worker{'s' * (workers > 1)} × 1 thread"
+        if executor == "ray":
+            return f"{device}, Ray workers"
+        threads = torch.get_num_threads()
+        return f"{device}, 1 process × {threads} thread{'s' * (threads > 1)}"
+
+    def platform(self) -> str:
+        """``cpu, 2 workers × 1 thread · fp32 · torch 2.14.1``: what the verdicts were computed on."""
+        import torch
+
+        try:
+            hardware = self.hardware()
+        except Exception as error:  # the header must never crash a session; prepare() reports it
+            hardware = f"device {self.options.device} ({type(error).__name__})"
+        return f"{hardware} · {self.precision} · torch {torch.__version__}"
+
+    def header(self) -> list[str]:
+        """pytest's header lines: what will run (budget, data, cache state), then where."""
         if self.options.import_csv:
-            return f"pytest-scaling · budget {self.budget.name} · runs imported from {self.options.import_csv}"
+            return [f"pytest-scaling · budget {self.budget.name} · runs imported from {self.options.import_csv}"]
         try:
             dataset = self.source.display_name
         except Exception as error:  # the header must never crash a session; the fixture reports it
             dataset = f"no dataset ({type(error).__name__})"
-        return (f"pytest-scaling · budget {self.budget.name} · {dataset} · device {self.options.device}"
-                f" · cache {self.store.directory} · {self._cached_count()}")
+        return [f"pytest-scaling · budget {self.budget.name} · {dataset} · {self._cached_count()}",
+                f"pytest-scaling · {self.platform()} · cache {self.store.directory}"]
 
     def _cached_count(self) -> str:
         """'N of M runs cached' by key lookup only (no record is read), or '' when undecidable."""
@@ -147,11 +194,16 @@ class ScalingSession:
             return RunTable(r for r in self.imported_runs() if r.spec in wanted)
         return self.runner.ensure(specs)
 
-    def main_grid(self, dropout=None, widths=None, fractions=None, seeds=None) -> RunTable:
-        """A slice of the budget's main grid; the first call trains the whole main grid (one union)."""
+    def main_grid(self, dropout=None, widths=None, fractions=None, seeds=None, schedule="constant",
+                  epochs=1) -> RunTable:
+        """A slice of the budget's main grid; the first call trains the whole main grid (one union).
+
+        By default the single-run protocol (constant LR, one epoch), which every claim but the protocol
+        claims measures; ``schedule``/``epochs`` None keep every protocol."""
         table = self.runs(self.budget.main_specs())
         filters = {k: v for k, v in
-                   {"dropout": dropout, "width": widths, "fraction": fractions, "seed": seeds}.items() if v is not None}
+                   {"dropout": dropout, "width": widths, "fraction": fractions, "seed": seeds, "schedule": schedule,
+                    "epochs": epochs}.items() if v is not None}
         return table.where(**filters) if filters else table
 
     def lr_sweep(self, widths=None) -> RunTable:
@@ -166,5 +218,5 @@ class ScalingSession:
         if self._runner is not None:
             self._runner.executor.close()
 
-    def with_options(self, **changes) -> "ScalingSession":
+    def with_options(self, **changes) -> ScalingSession:
         return ScalingSession(dataclasses.replace(self.options, **changes))

@@ -122,7 +122,8 @@ def build_report_json(records: Iterable[Any], meta: Mapping, runs: RunTable | No
         claims.append(claim)
     totals = {
         k: meta.get(k)
-        for k in ("runs_total", "runs_cached", "runs_trained", "train_seconds", "total_compute_flops", "wall_seconds")
+        for k in ("runs_total", "runs_cached", "runs_trained", "train_seconds", "spent_seconds", "total_compute_flops",
+                  "wall_seconds")
     }
     totals["claims"] = len(records)
     totals.update(_verdict_counts(records))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 #: Bump when a key of report.json changes meaning or disappears (adding keys is fine).
 #: 2: a claim's ``estimate``/``ci_low``/``ci_high`` may be null for a claim the budget could not
@@ -134,30 +135,48 @@ def _records(records: Iterable[Any] | None) -> list[dict]:
     return [as_record(r) for r in (records or ())]
 
 
+def short_name(record: Mapping) -> str:
+    """A claim's name as people say it: the test name without ``test_``, parameters kept."""
+    name = str(record.get("name") or record.get("nodeid") or "?")
+    return name.removeprefix("test_") or name
+
+
 def _header_line(meta: Mapping) -> str:
     parts = ["pytest-scaling"]
     if meta.get("budget"):
         parts.append(f"budget {meta['budget']}")
-    for key in ("dataset", "device"):
+    for key in ("dataset", "device", "precision"):
         if meta.get(key):
             parts.append(str(meta[key]))
+    if meta.get("torch"):
+        parts.append(f"torch {meta['torch']}")
     return " · ".join(parts)
+
+
+def totals_parts(meta: Mapping) -> list[str]:
+    """The pieces of :func:`totals_line`, for layouts that wrap between them."""
+    parts = []
+    if meta.get("runs_total") is not None:
+        counts = [f"{meta.get('runs_trained', 0)} trained", f"{meta.get('runs_cached', 0)} cached"]
+        if meta.get("runs_missing"):
+            counts.append(f"{meta['runs_missing']} missing")
+        parts.append(f"{meta['runs_total']} runs ({', '.join(counts)})")
+    if meta.get("total_compute_flops") is not None:
+        parts.append(f"training compute {fmt_num(meta['total_compute_flops'], 2)} FLOPs")
+    # Two training times exist; say which. Worker time is what training cost (N workers: ~N× the
+    # wall time); the runs' own times, summed, count a chain's shared start once per run.
+    if meta.get("spent_seconds") is not None:
+        parts.append(f"training {fmt_duration(meta['spent_seconds'])} of worker time")
+    elif meta.get("train_seconds") is not None:
+        parts.append(f"runs' training times summed {fmt_duration(meta['train_seconds'])}")
+    if meta.get("wall_seconds") is not None:
+        parts.append(f"wall {fmt_duration(meta['wall_seconds'])}")
+    return parts
 
 
 def totals_line(meta: Mapping) -> str:
     """Runs (trained/cached), training compute and time, wall time — the cost of the verdicts."""
-    parts = []
-    if meta.get("runs_total") is not None:
-        parts.append(
-            f"{meta['runs_total']} runs ({meta.get('runs_trained', 0)} trained, {meta.get('runs_cached', 0)} cached)"
-        )
-    if meta.get("total_compute_flops") is not None:
-        parts.append(f"training compute {fmt_num(meta['total_compute_flops'], 2)} FLOPs")
-    if meta.get("train_seconds") is not None:
-        parts.append(f"training {fmt_duration(meta['train_seconds'])}")
-    if meta.get("wall_seconds") is not None:
-        parts.append(f"wall {fmt_duration(meta['wall_seconds'])}")
-    return " · ".join(parts)
+    return " · ".join(totals_parts(meta))
 
 
 def _verdict_counts(records: Sequence[Mapping]) -> dict:

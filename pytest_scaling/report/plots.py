@@ -64,12 +64,12 @@ def frontier_of(runs: RunTable, value: str = "val_loss") -> Frontier | None:
 
 
 def main_grid(runs: RunTable, dropout: float | None = 0.0) -> RunTable:
-    """Usable runs at the default LR (lr_mult 1); the LR sweep is plotted on its own.
+    """Usable constant-LR, one-epoch runs at the default LR (lr_mult 1); the LR sweep is plotted on its own.
 
     A width trained at lr_mult 1 at a single data fraction only is the LR sweep's
     centre point, not part of the main grid (a lone point that would bend the frontier).
     """
-    runs = runs.usable().where(lr_mult=1.0)
+    runs = runs.usable().where(lr_mult=1.0, schedule="constant", epochs=1)  # the single-run protocol
     fractions: dict[int, set] = {}
     for r in runs:
         fractions.setdefault(r.spec.width, set()).add(r.spec.fraction)

@@ -1,9 +1,17 @@
-"""The terminal summary: a rich table on a terminal, a plain layout elsewhere."""
+"""The terminal summary: a rich table on a terminal; one line per claim in a log (CI).
+
+A log is read at 80 columns or wider, often in a browser (GitHub Actions): a table
+there wraps claim names into cells of a few letters each. The ``lines`` layout puts
+each claim's verdict and name on one line, its numbers and cause below, indented.
+"""
 
 from __future__ import annotations
 
 import io
-from typing import Any, Iterable, Mapping, Sequence
+import re
+import textwrap
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from pytest_scaling.report.format import (
     NO_VALUE,
@@ -17,7 +25,9 @@ from pytest_scaling.report.format import (
     fmt_num,
     has_estimate,
     holm_verdict,
+    short_name,
     totals_line,
+    totals_parts,
 )
 
 
@@ -47,7 +57,7 @@ def _summary_rows(records: Sequence[Mapping]) -> tuple[list[str], list[list[str]
     header = ["claim", "quantity", "estimate", ci_header, "expected", "verdict"] + (["Holm"] if holm else []) + ["runs"]
     rows = []
     for r in records:
-        name = str(r.get("name", r.get("nodeid", "?")))
+        name = short_name(r)
         if r.get("ci_low") is None and r.get("ci_high") is None:
             ci = NO_VALUE
         else:
@@ -58,7 +68,7 @@ def _summary_rows(records: Sequence[Mapping]) -> tuple[list[str], list[list[str]
             quantity, estimate, runs = str(r.get("quantity", "")), fmt_num(r.get("estimate")), r.get("runs")
         else:  # the budget could not estimate it: no number, no runs used
             quantity = str(r.get("quantity") or "")
-            quantity = NO_VALUE if quantity in ("", name) else quantity
+            quantity = NO_VALUE if quantity in ("", name, r.get("name")) else quantity
             estimate, runs = NO_VALUE, r.get("runs") or None
         row = [name, quantity, estimate, ci, str(r.get("expected") or NO_VALUE), str(r.get("verdict", "?"))]
         if holm:
@@ -78,8 +88,10 @@ _WRAPPING = {"claim", "quantity", "expected"}
 _MIN_WRAP = 8
 
 
-def render_summary(records: Iterable[Any], meta: Mapping, *, width: int, color: bool) -> str:
-    """The session's claims as one table, rendered to a string for pytest's terminal reporter.
+def render_summary(records: Iterable[Any], meta: Mapping, *, width: int, color: bool, layout: str = "table") -> str:
+    """The session's claims, rendered to a string for pytest's terminal reporter.
+
+    ``layout="lines"`` (for logs) is :func:`render_lines`; the default is one table.
 
     Numbers, CIs and verdicts never wrap; names and descriptions do. When even that
     does not fit ``width``, each claim becomes a short block of lines instead, so a
@@ -92,6 +104,10 @@ def render_summary(records: Iterable[Any], meta: Mapping, *, width: int, color: 
     from rich.table import Table
     from rich.text import Text
 
+    if layout == "lines":
+        return render_lines(records, meta, width=width, color=color)
+    if layout != "table":
+        raise ValueError(f"unknown layout {layout!r}; use 'table' or 'lines'")
     records = _records(records)
     width = max(int(width), 20)
     console = _make_console(width, color)
@@ -101,7 +117,8 @@ def render_summary(records: Iterable[Any], meta: Mapping, *, width: int, color: 
             return Text(text, style=VERDICT_STYLE.get(text, ""))
         return Text(text)
 
-    console.print(Text(_header_line(meta), style="bold" if color else ""))
+    for line in _joined(_header_line(meta).split(" · "), width):
+        console.print(Text(line, style="bold" if color else ""))
     if not records:
         console.print(Text("no scaling claims ran"))
     else:
@@ -174,7 +191,7 @@ def _print_undecided(console, records: Sequence[Mapping], color: bool) -> None:
         return
     console.print(Text("undecided claims: cause, and what would decide them", style="bold" if color else ""))
     for r in todo:
-        head = Text(str(r.get("name", r.get("nodeid", "?"))) + (":" if r.get("reason") else ""))
+        head = Text(short_name(r) + (":" if r.get("reason") else ""))
         if r.get("reason"):
             head.append(" " + str(r["reason"]))
         console.print(Padding(head, (0, 0, 0, 2)))
@@ -182,3 +199,122 @@ def _print_undecided(console, records: Sequence[Mapping], color: bool) -> None:
             line = Text("to decide: ", style="bold" if color else "")
             line.append(str(r["to_decide"]))
             console.print(Padding(line, (0, 0, 0, 4)))
+
+
+# --------------------------------------------------------------------------- lines (logs)
+
+_ANSI = {"confirmed": "32", "refuted": "31", "inconclusive": "33", "bold": "1"}
+#: Where a claim's name starts: after the longest verdict, upper-cased, and two spaces.
+_NAME_COLUMN = len("INCONCLUSIVE") + 2
+
+
+def _ansi(text: str, style: str, color: bool) -> str:
+    return f"\x1b[{_ANSI[style]}m{text}\x1b[0m" if color and style in _ANSI else text
+
+
+#: Quoted text a reader may copy (a budget line, a command): kept on one line when it fits one.
+_QUOTED = re.compile(r"(?<!\w)'[^'\n]*'(?!\w)|`[^`\n]*`")
+_KEEP = "\u00a0"  # textwrap breaks at ASCII whitespace only
+
+
+def _wrapped(text: str, width: int, indent: int, hang: int = 2) -> list[str]:
+    """``text`` wrapped at ``width`` between words, its continuation lines indented ``hang`` more.
+    A word longer than a line (a path, an identifier) stays whole and runs past ``width``."""
+    room = width - indent - hang
+    text = _QUOTED.sub(lambda m: m[0].replace(" ", _KEEP) if len(m[0]) <= room else m[0], text)
+    lines = textwrap.wrap(text, width, initial_indent=" " * indent, subsequent_indent=" " * (indent + hang),
+                          break_long_words=False, break_on_hyphens=False) or [""]
+    return [line.replace(_KEEP, " ") for line in lines]
+
+
+def _joined(parts: list[str], width: int, indent: int = 0, sep: str = " · ") -> list[str]:
+    """``parts`` joined by ``sep``, broken only between parts, a line ending in the separator when
+    more follow; a part longer than a line wraps between its words."""
+    tail = sep.rstrip()
+    lines: list[str] = []
+    line = ""
+    for i, part in enumerate(parts):
+        candidate = f"{line}{sep}{part}" if line else " " * indent + part
+        more = i < len(parts) - 1
+        if line and len(candidate) + (len(tail) if more else 0) > width:
+            lines.append(line + tail)
+            line = " " * (indent + 2) + part
+        else:
+            line = candidate
+    if line:
+        lines.append(line)
+    return [wrapped for line in lines for wrapped in
+            (_wrapped(line.strip(), width, len(line) - len(line.lstrip())) if len(line) > width else [line])]
+
+
+def _numbers(record: Mapping) -> tuple[str, str, str]:
+    """(estimate, CI, the rest): ``-0.215``, ``[-0.316, -0.136]``, ``expected < 0``; for a claim the
+    budget could not estimate, ``no estimate`` and no CI."""
+    if not has_estimate(record):
+        estimate, ci = "no estimate", ""
+    else:
+        estimate = fmt_num(record.get("estimate"))
+        has_ci = record.get("ci_low") is not None or record.get("ci_high") is not None
+        ci = fmt_ci(record.get("ci_low"), record.get("ci_high")) if has_ci else ""
+    rest = [f"expected {record['expected']}"] if record.get("expected") else []
+    if holm_verdict(record) is not None:
+        rest.append(f"Holm: {holm_verdict(record)}")
+    return estimate, ci, "  ".join(rest)
+
+
+def _aligned(numbers: list[tuple[str, str, str]]) -> list[str]:
+    """Estimates right-aligned, CIs and expectations in columns, so a log reads down like a table."""
+    estimates = max(len(e) for e, ci, _ in numbers if ci) if any(ci for _, ci, _ in numbers) else 0
+    cis = max(len(ci) for _, ci, _ in numbers)
+    lines = []
+    for estimate, ci, rest in numbers:
+        head = f"{estimate.rjust(estimates)} {ci.ljust(cis)}" if ci else estimate.ljust(estimates + 1 + cis)
+        lines.append(f"{head}  {rest}".rstrip() if rest else head.rstrip())
+    return lines
+
+
+def render_lines(records: Iterable[Any], meta: Mapping, *, width: int, color: bool) -> str:
+    """The summary for a log: per claim, ``VERDICT  name`` on one line, then its estimate, CI and
+    expected region (on the same line when every claim's fit), then for a refuted or inconclusive
+    claim its cause and what would decide it. Lines break between words at ``width``; only a
+    word longer than a line (a long path) runs past it."""
+    records = _records(records)
+    width = max(int(width), 40)
+    out = _joined(_header_line(meta).split(" · "), width)
+    if not records:
+        out.append("no scaling claims ran")
+    else:
+        levels = {r.get("confidence") for r in records}
+        level = (f"{fmt_num(100 * float(next(iter(levels))))}% CI" if len(levels) == 1 and None not in levels
+                 else "CI")
+        out.extend(_wrapped(f"claims: verdict, name; estimate [{level}] and the region the claim expects", width, 0))
+        names = [short_name(r) for r in records]
+        numbers = _aligned([_numbers(r) for r in records])
+        name_width = max(map(len, names))
+        one_line = _NAME_COLUMN + name_width + 2 + max(map(len, numbers)) <= width
+        said: dict[tuple[str, str], str] = {}  # a cause or remedy already printed → the claim it was printed under
+        for r, name, nums in zip(records, names, numbers):
+            verdict = str(r.get("verdict", "?"))
+            head = _ansi(verdict.upper(), verdict, color) + " " * max(1, _NAME_COLUMN - len(verdict))
+            if one_line:
+                out.append(f"{head}{name.ljust(name_width)}  {nums}")
+            else:
+                out.append(head + name)
+                out.extend(_wrapped(nums, width, _NAME_COLUMN))
+            # Many claims share one cause (a narrow window): a log says it once and points back to it.
+            for label, text, shown in (("cause", r.get("reason"), verdict in ("refuted", "inconclusive")),
+                                       ("to decide", r.get("to_decide"), verdict == "inconclusive")):
+                if not (shown and text):
+                    continue
+                first = said.setdefault((label, text), name)
+                text = text if first == name else f"as for {first} above"
+                out.extend(_wrapped(f"{label}: {text}", width, _NAME_COLUMN))
+        counts = _verdict_counts(records)
+        out.append(", ".join(f"{n} {v}" for v, n in counts.items() if n or v in VERDICT_STYLE))
+        design = design_lines(design_of(meta))
+        if design:
+            out.append(_ansi("design (main grid, dropout 0):", "bold", color))
+            for line in design:
+                out.extend(_wrapped(line, width, 2))
+    out.extend(_joined(totals_parts(meta), width))
+    return "\n".join(line.rstrip(" ") for line in out) + "\n"

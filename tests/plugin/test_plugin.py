@@ -5,41 +5,6 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.conftest import MICRO_BUDGET
-
-CLAIM = '''
-from pytest_scaling import Estimate, expect
-
-def test_claim(scaling_grid):
-    runs = scaling_grid(dropout=0.0)
-    assert len(runs) == 3 * 2 * 2
-    assert set(runs.column("dropout")) == {0.0}
-    expect(Estimate(-0.3, "normal", runs=len(runs), se=0.05), "slope").below(0)
-
-def test_undecided(scaling_grid):
-    runs = scaling_grid(dropout=0.2, widths=(2, 3))
-    expect(Estimate(0.05, "normal", runs=len(runs), se=0.1), "shift").above(0)
-
-def test_sweep(scaling_grid):
-    assert sorted(set(scaling_grid.lr_sweep().column("lr_mult"))) == [0.25, 0.5, 1.0, 2.0, 4.0]
-'''
-
-
-@pytest.fixture
-def project(pytester, fake_data_dir, tmp_path):
-    pytester.makeini(f"""
-        [pytest]
-        scaling_dataset = mnist
-        scaling_data_dir = {fake_data_dir}
-        scaling_cache_dir = {tmp_path / 'cache'}
-        scaling_budget = micro
-        scaling_executor = local
-        scaling_budgets =
-            {MICRO_BUDGET}
-    """)
-    pytester.makepyfile(test_claims=CLAIM)
-    return pytester
-
 
 def test_claims_pass_skip_and_are_summarised(project):
     result = project.runpytest("-rs", "--scaling-executor=auto")  # the default: worker processes on this CPU
@@ -75,7 +40,7 @@ def test_claims_reach_junit_xml(project, tmp_path):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["--scaling-budget=huge"], "valid budgets: tiny, small, medium, full, micro"),
+    (["--scaling-budget=huge"], "unknown budget 'huge'; valid budgets: tiny, small, medium, full"),
     (["--scaling-dataset=cifar"], "choose one of: auto, mnist, fashion-mnist"),
     (["--scaling-confidence=2"], "--scaling-confidence must be a number in [0.5, 1)"),
     (["--scaling-device=tpu"], "unknown device 'tpu'"),
@@ -116,8 +81,12 @@ def test_xdist_workers_share_the_grid(project, tmp_path):
     result.assert_outcomes(passed=2, skipped=1)
     report = json.loads((report_dir / "report.json").read_text())
     cached_records = list((tmp_path / "cache" / "runs").glob("*/*.json"))
-    # Every run trained exactly once between the two workers (a run trained twice would count twice).
-    assert report["totals"]["runs_trained"] == len(cached_records)
+    # Every run trained exactly once between the two workers (a run trained twice would count twice),
+    # and counted once: each worker also saw the runs the other trained.
+    assert report["totals"]["runs_trained"] == len(cached_records) == report["totals"]["runs_total"]
+    assert report["totals"]["runs_cached"] == 0
+    result.stdout.fnmatch_lines([f"{len(cached_records)} runs ({len(cached_records)} trained, 0 cached)*"])
+    result.stdout.fnmatch_lines(["pytest-scaling · cpu, 2 xdist workers × * · fp32 · torch *"])
     assert {c["verdict"] for c in report["claims"]} == {"confirmed", "inconclusive"}
 
 

@@ -8,9 +8,11 @@ typed in; records that used a compute window carry that window.
 
 from __future__ import annotations
 
+import ast
 import copy
 import functools
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -19,6 +21,7 @@ from pytest_scaling.runs import Checkpoint, RunResult, RunSpec, RunTable
 WIDTHS = (2, 3, 4, 6, 8, 11, 16, 23, 32)
 FRACTIONS = tuple(2.0 ** -k for k in range(6, -1, -1))
 TRAIN_SIZE = 60_000
+CLAIMS = Path(__file__).resolve().parents[2] / "claims"
 
 
 def params_of(width: int) -> int:
@@ -92,18 +95,32 @@ FRONTIER, NOPT, DROPOUT, LR, SATURATING, UNDECIDED, BAD = range(7)
 SATURATING_FIT = {"E": 0.449, "A": 57.0, "alpha": 0.203}
 
 
+def origin(stem: str) -> dict:
+    """The keys the plugin adds to a record of claims/<stem>.py: its finding, source and module."""
+    from pytest_scaling.claims import module_finding
+
+    finding, source = module_finding(ast.get_docstring(ast.parse((CLAIMS / f"{stem}.py").read_text())))
+    return {"finding": finding, "source": source, "module": stem}
+
+
 def synthetic_records() -> list[dict]:
     """Three confirmed, one refuted (NaN estimate) and two inconclusive claims: one whose CI straddles
-    its region (with what would decide it) and one the budget could not estimate at all."""
+    its region (with what would decide it) and one the budget could not estimate at all.
+
+    Four records carry the plugin's ``finding``/``source``/``module`` keys; the others, like an old
+    baseline's, have only their nodeid to be grouped by (the nopt record's module and the undecided
+    record's nodeid name the same file, so both paths meet in one group)."""
     base = dict(confidence=0.95, method="seed bootstrap", n_resamples=1000, p_value=None, reason="", to_decide="",
                 window=None)
     window = synthetic_design()["window"]
     gamma_pts = [[c, 0.02 * c ** 0.4] for c in np.geomspace(1e9, 1e13, 6)]
     return [
-        dict(base, nodeid="claims/test_frontier.py::test_frontier_is_power_law", name="frontier is a power law",
+        dict(base, **origin("test_frontier"), nodeid="claims/test_frontier.py::test_frontier_is_power_law",
+             name="frontier is a power law",
              quantity="slope d lnL/d lnC", estimate=-0.171, ci_low=-0.19, ci_high=-0.15, expected="< 0",
              verdict="confirmed", runs=252, details={"fit_region": "all"}),
-        dict(base, nodeid="claims/test_nopt.py::test_compute_optimal_size", name="compute-optimal size",
+        dict(base, **origin("test_compute_optimal"), nodeid="claims/test_nopt.py::test_compute_optimal_size",
+             name="compute-optimal size",
              quantity="γ in N_opt ∝ C^γ", estimate=0.36, ci_low=0.29, ci_high=0.44, expected="in (0, 1)",
              verdict="confirmed", runs=252, window=list(window),
              details={"nopt_points": {"envelope": gamma_pts,
@@ -120,7 +137,8 @@ def synthetic_records() -> list[dict]:
              quantity="slope d lnLR*/d ln fan_in", estimate=-0.47, ci_low=-0.61, ci_high=-0.33,
              expected="within 0.2 of -0.5", verdict="confirmed", runs=42,
              details={"lr_optima": {4: 2.0, 8: [1.0, 0.8, 1.3], 16: 0.5}}),
-        dict(base, nodeid="claims/test_frontier.py::test_saturating_form_has_a_positive_exponent",
+        dict(base, **origin("test_frontier"),
+             nodeid="claims/test_frontier.py::test_saturating_form_has_a_positive_exponent",
              name="saturating frontier", quantity="α in L = E + A·C^−α",
              estimate=SATURATING_FIT["alpha"], ci_low=0.17, ci_high=0.24, expected="> 0", verdict="confirmed",
              runs=126, method="seed bootstrap", n_resamples=200, window=None,
@@ -131,9 +149,70 @@ def synthetic_records() -> list[dict]:
              reason="this budget cannot decide: an IsoFLOP slice needs ≥3 widths around its optimum; 1 slice has them",
              to_decide="widen the grid: smaller widths (1); more data per run", details={"flagged": True}),
         dict(base, nodeid="claims/test_bad.py::test_made_up[<script>]", name="a <b>made-up</b> [bold]claim[/bold]",
+             finding="A <i>made-up</i> finding & its \"quotes\" are text.", source=None, module="test_bad",
              quantity="α & β", estimate=float("nan"), ci_low=None, ci_high=None, expected="> 1",
              verdict="refuted", runs=10, reason="estimate <1 & \"quoted\"", details={"arr": np.arange(3)}),
     ]
+
+
+def _wide(stem: str, test: str, verdict: str, quantity: str, estimate: float, ci: tuple, expected: str, *,
+          holm: str | None = None, reason: str = "", to_decide: str = "", window=None) -> dict:
+    return dict(origin(stem), nodeid=f"claims/{stem}.py::{test}", name=test, quantity=quantity, estimate=estimate,
+                ci_low=ci[0], ci_high=ci[1], confidence=0.95, method="seed bootstrap", n_resamples=1000,
+                p_value=None, expected=expected, verdict=verdict, adjusted_verdict=holm or verdict, runs=316,
+                reason=reason, to_decide=to_decide, window=window, details={})
+
+
+def wide_records() -> list[dict]:
+    """Records shaped like a real ``small`` session's (claims/*.py findings, long parametrised names,
+    long reasons and budget lines, Holm verdicts): the page must still fit a 1280-px window."""
+    window = list(synthetic_design()["window"])
+    seeds13 = ",".join(str(s) for s in range(13))
+    wide = [
+        _wide("test_accuracy", "test_error_rate_falls_with_compute", "confirmed", "slope d ln(err)/d lnC",
+              -0.215, (-0.316, -0.136), "< 0", window=window),
+        _wide("test_frontier", "test_frontier_is_close_to_a_straight_line", "refuted",
+              "relative change of the frontier slope", 2.8, (2.4, 3.2), "within ±0.5",
+              reason="the whole 0.95 CI lies outside within 0.5 of 0"),
+        _wide("test_compute_optimal", "test_gamma_approaches_agree[envelope-isoflop]", "inconclusive",
+              "γ(envelope) − γ(isoflop)", -0.233, (-0.471, 0.281), "within 0.2 of 0", window=window,
+              reason="the 0.95 CI [-0.471, 0.281] straddles within 0.2 of 0; inside a one-decade window N_opt "
+                     "spans widths 2–4, so the envelope's γ jumps between discrete widths",
+              to_decide="≈52× today's seeds (CI half-width 0.376 must clear the nearest boundary, 0.033 away, "
+                        "with 80% power; CIs shrink as 1/√seeds): 104 seeds: add the budget line "
+                        f"`small104: parent=small seeds={','.join(str(s) for s in range(104))}` to scaling_budgets"),
+        _wide("test_compute_optimal", "test_compute_optimal_size_grows_sublinearly[parametric]", "confirmed",
+              "γ in N_opt ∝ C^γ (parametric)", 0.325, (0.274, 0.46), "in (0, 1)", holm="inconclusive"),
+        _wide("test_checkpoints", "test_checkpoints_extrapolate_at_least_as_well", "inconclusive",
+              "ΔARE (checkpoints − final only)", 0.0268, (-0.0872, 0.0934), "< 0.01",
+              reason="the 0.95 CI [-0.0872, 0.0934] straddles < 0.01",
+              to_decide="≈59× today's seeds (CI half-width 0.0903 must clear the nearest boundary, 0.0168 away, "
+                        "with 80% power; CIs shrink as 1/√seeds), so more seeds alone will not decide it: "
+                        "a larger largest width to extrapolate to (widths=1,2,3,4,6,8,11,16,23,32,45,64)"),
+        _wide("test_fit_region", "test_gamma_is_stable_without_the_smallest_decade", "inconclusive",
+              "Δγ (drop smallest 0.45 decade(s) − all)", -0.00868, (-0.284, 0.2), "within 0.15 of 0",
+              window=window, reason="the 0.95 CI [-0.284, 0.2] straddles within 0.15 of 0",
+              to_decide="≈6.5× today's seeds (CI half-width 0.242 must clear the nearest boundary, 0.141 away, "
+                        "with 80% power; CIs shrink as 1/√seeds): 13 seeds: add the budget line "
+                        f"`small13: parent=small seeds={seeds13}` to scaling_budgets"),
+        _wide("test_fit_region", "test_frontier_slope_is_stable_without_the_smallest_decade", "inconclusive",
+              "Δ slope d lnL/d lnC (drop smallest 0.45 decade(s) − all)", -0.516, (-2.95, -0.0246),
+              "within 0.05 of 0", window=window, reason="the 0.95 CI [-2.95, -0.0246] straddles within 0.05 of 0",
+              to_decide="a wider compute-limited window: with 0.9 decades, dropping the smallest decade drops "
+                        "its lower half and leaves 3 frontier points (epochs=2 or fractions=2,4 would lift the "
+                        "data cap)"),
+        _wide("test_lr_fan_in", "test_lr_scales_as_inverse_sqrt_fan_in", "inconclusive",
+              "slope d lnLR*/d ln fan_in", -0.653, (-0.84, -0.378), "within 0.25 of -0.5",
+              reason="the 0.95 CI [-0.84, -0.378] straddles within 0.25 of -0.5",
+              to_decide="≈12× today's sweep seeds: 24 sweep seeds: add the budget line "
+                        f"`small24: parent=small sweep_seeds={','.join(str(s) for s in range(24))}` "
+                        "to scaling_budgets"),
+        _wide("test_per_axis", "test_implied_gamma_is_sublinear", "confirmed", "γ implied = α_D/(α_N+k·α_D)",
+              0.471, (0.443, 0.499), "in (0, 1)"),
+        _wide("test_sample_efficiency", "test_larger_models_need_fewer_examples", "confirmed",
+              "slope d ln(examples to target)/d lnN", -0.327, (-0.383, -0.264), "< 0"),
+    ]
+    return synthetic_records() + wide
 
 
 def synthetic_meta(design: bool = True) -> dict:

@@ -1,5 +1,6 @@
 import itertools
 import math
+import re
 
 import pytest
 
@@ -11,7 +12,9 @@ from pytest_scaling.models import WIDTHS
 @pytest.mark.parametrize("budget", BUILTIN_BUDGETS.values(), ids=lambda b: b.name)
 def test_builtin_budgets_follow_the_design(budget):
     assert set(budget.widths) <= set(WIDTHS)
-    assert budget.main_specs() and {s.dropout for s in budget.main_specs()} == {0.0, 0.2}
+    # The protocols budget compares schedules without dropout; the scaling budgets measure dropout's shift.
+    assert budget.main_specs() and {s.dropout for s in budget.main_specs()} == (
+        {0.0} if budget.name == "protocols" else {0.0, 0.2})
     # An LR sweep needs ≥3 widths spanning ≥8× and ≥5 multipliers in factors of 2.
     assert len(budget.sweep_widths) >= 3 and max(budget.sweep_widths) / min(budget.sweep_widths) >= 8
     logs = sorted(math.log2(m) for m in budget.sweep_mults)
@@ -37,9 +40,13 @@ def test_user_budget_inherits_from_parent():
     ("x: colour=red", "unknown key 'colour'"),
     ("x: parent=huge", "unknown parent 'huge'"),
     ("x: fractions=2", "fractions must lie in (0, 1]"),
+    ("x: schedules=cosine", "schedules must be among constant, cooldown"),
+    ("x: epochs=0", "epochs must be integers"),
+    ("x: epochs=1.5", "bad value for 'epochs'"),
+    ("x: epoch_fractions=2", "epoch_fractions in (0, 1]"),
 ])
 def test_bad_budget_lines_say_what_is_wrong(line, fragment):
-    with pytest.raises(UnknownBudget, match=fragment.replace("(", r"\(").replace(")", r"\)").replace("]", r"\]")):
+    with pytest.raises(UnknownBudget, match=re.escape(fragment)):
         parse_budget_line(line, dict(BUILTIN_BUDGETS))
 
 
@@ -47,3 +54,50 @@ def test_unknown_budget_lists_valid_names():
     with pytest.raises(UnknownBudget) as info:
         get_budget("huge", ["mine: parent=tiny seeds=0"])
     assert all(name in str(info.value) for name in ("tiny", "small", "medium", "full", "mine"))
+
+
+#: Main-grid sizes of the scaling budgets before training protocols existed: same specs, same cache keys.
+SCALING_BUDGET_RUNS = {"tiny": 96, "small": 280, "medium": 576, "full": 1260}
+
+
+@pytest.mark.parametrize("name", SCALING_BUDGET_RUNS)
+def test_scaling_budgets_are_unchanged_by_protocols(name):
+    budget = BUILTIN_BUDGETS[name]
+    assert len(budget.main_specs()) == SCALING_BUDGET_RUNS[name] and budget.epoch_specs() == []
+    assert all(s.schedule == "constant" and s.epochs == 1 for s in budget.all_specs())
+    assert all(set(s.as_dict()) == {"width", "fraction", "seed", "dropout", "lr_mult", "lr_scale", "batch_size"}
+               for s in budget.all_specs())
+    assert "schedules" not in budget.describe() and "epochs" not in budget.describe()
+
+
+def test_protocols_budget():
+    budget, small = BUILTIN_BUDGETS["protocols"], BUILTIN_BUDGETS["small"]
+    specs = budget.main_specs()
+    assert len(specs) == len(set(specs))
+    by_protocol = {}
+    for s in specs:
+        by_protocol.setdefault((s.schedule, s.epochs), set()).add((s.width, s.fraction, s.seed))
+    assert by_protocol[("constant", 1)] == by_protocol[("cooldown", 1)]  # every run under both schedules
+    assert by_protocol[("constant", 1)] == set(itertools.product(budget.widths, budget.fractions, budget.seeds))
+    for epochs in (2, 4, 8):
+        assert by_protocol[("constant", epochs)] == set(itertools.product((4, 11), (1 / 32, 1 / 8), (0, 1, 2)))
+    # Its constant runs of seeds 0 and 1, and its LR sweep, are small's: cached once for both.
+    assert {s for s in specs if s.schedule == "constant" and s.epochs == 1 and s.seed < 2} <= set(small.main_specs())
+    assert budget.sweep_specs() == small.sweep_specs()
+    # Branches and continuations fall in their trunk's chain: the runner trains them with it.
+    trunks = {s.chain_key for s in specs if s.schedule == "constant" and s.epochs == 1}
+    assert {s.chain_key for s in specs} == trunks
+    assert min(budget.widths) == 1  # the compute-limited window opens at width 1 (README)
+    assert "schedules constant,cooldown" in budget.describe() and "epochs 1,2,4,8" in budget.describe()
+
+
+def test_protocol_keys_in_a_budget_line():
+    budget = parse_budget_line("cool: parent=small widths=2,4 seeds=0 schedules=constant,cooldown epochs=1,2,4 "
+                               "epoch_widths=4 epoch_fractions=1/8", dict(BUILTIN_BUDGETS))
+    assert budget.schedules == ("constant", "cooldown") and budget.epochs == (1, 2, 4)
+    epoch_runs = {(s.width, s.fraction, s.epochs) for s in budget.main_specs() if s.epochs > 1}
+    assert epoch_runs == {(4, 1 / 8, 2), (4, 1 / 8, 4)}
+    assert len(budget.main_specs()) == 2 * 7 * 1 * 2 * 2 + 2 * 2  # (+ the two epoch counts × two dropouts)
+    whole = parse_budget_line("again: parent=tiny epochs=1,2", dict(BUILTIN_BUDGETS))
+    # Every main run at 1 and 2 epochs (the 1-epoch runs once).
+    assert len(whole.epoch_specs()) == len(whole.main_specs()) == 2 * len(BUILTIN_BUDGETS["tiny"].main_specs())

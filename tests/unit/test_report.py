@@ -15,7 +15,8 @@ from pytest_scaling import report
 from pytest_scaling.runs import RunTable
 
 from tests.unit._report_data import (
-    NOPT, SATURATING, UNDECIDED, synthetic_design, synthetic_meta, synthetic_records, synthetic_runs,
+    DROPOUT, FRONTIER, LR, NOPT, SATURATING, UNDECIDED, synthetic_design, synthetic_meta, synthetic_records,
+    synthetic_runs,
 )
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -117,6 +118,83 @@ def test_summary_accepts_objects_with_to_dict():
     assert "compute-optimal size" in text
 
 
+# --------------------------------------------------------------------------- terminal: a log (CI)
+
+def _pytest_named_records() -> list[dict]:
+    """The synthetic records named as the plugin names them: pytest's test names, parameters kept."""
+    records = synthetic_records()
+    for r in records:
+        r["name"] = r["nodeid"].split("::")[-1]
+    return records
+
+
+@pytest.mark.parametrize("color", [False, True])
+@pytest.mark.parametrize("width", [80, 120, 200])
+def test_log_layout_puts_verdict_and_short_name_on_one_line(width, color):
+    records = _pytest_named_records()
+    text = report.render_summary(records, synthetic_meta(), width=width, color=color, layout="lines")
+    lines = ANSI.sub("", text).splitlines()
+    assert max(map(len, lines)) <= width
+    heads = [line for line in lines if line.split(" ", 1)[0] in ("CONFIRMED", "REFUTED", "INCONCLUSIVE")]
+    assert len(heads) == len(records)
+    for r, head in zip(records, heads):
+        assert head.split()[:2] == [r["verdict"].upper(), r["name"].removeprefix("test_").split()[0]]
+    assert "test_" not in text
+    assert "made_up[<script>]" in text and "compute_optimal_size_grows_sublinearly[isoflop]" in text
+    assert ("\x1b[33mINCONCLUSIVE\x1b[0m" in text) is color
+
+
+def test_log_layout_says_why_each_claim_is_undecided_and_keeps_budget_lines_whole():
+    text = report.render_summary(synthetic_records(), synthetic_meta(), width=80, color=False, layout="lines")
+    lines = text.splitlines()
+    row = lines.index("INCONCLUSIVE  dropout shifts γ")
+    assert lines[row + 1].split() == ["0.02", "[-0.06,", "0.09]", "expected", "≠", "0"]
+    assert lines[row + 2] == " " * 14 + "cause: CI contains 0"
+    assert lines[row + 3].startswith(" " * 14 + "to decide: ≈2.3× today's seeds")
+    assert " " * 16 + "'small5: parent=small seeds=0,1,2,3,4'" in lines  # one line, to copy
+    assert "no estimate" in lines[lines.index("INCONCLUSIVE  γ by IsoFLOP slices") + 1]
+    assert lines[lines.index("REFUTED       a <b>made-up</b> [bold]claim[/bold]") + 2].strip() == \
+        'cause: estimate <1 & "quoted"'
+    assert "undecided claims" not in text  # each cause stands under its claim instead
+    assert "design (main grid, dropout 0):" in lines and "4 confirmed, 1 refuted, 2 inconclusive" in lines
+
+
+def test_log_layout_is_one_line_per_claim_when_the_log_is_wide_enough():
+    text = report.render_summary(synthetic_records(), synthetic_meta(design=False), width=160, color=False,
+                                 layout="lines")
+    assert "CONFIRMED     frontier is a power law              -0.171 [-0.19, -0.15]  expected < 0" in text
+    assert "CONFIRMED     compute-optimal size                   0.36 [0.29, 0.44]    expected in (0, 1)" in text
+
+
+def test_log_layout_lets_only_an_unbreakable_word_run_past_the_width():
+    """A word longer than the line (here a 300-character budget line) is kept whole, not cut."""
+    records = synthetic_records()[:3]
+    seeds = ",".join(map(str, range(80)))
+    records[2]["to_decide"] = f"80 seeds: add the line `small80: parent=small seeds={seeds}` to scaling_budgets"
+    lines = report.render_summary(records, synthetic_meta(), width=80, color=False, layout="lines").splitlines()
+    long = [line for line in lines if len(line) > 80]
+    assert [line.strip() for line in long] == [f"seeds={seeds}`"]
+
+
+def test_totals_say_which_training_time_they_show():
+    meta = synthetic_meta()
+    assert "runs' training times summed 1m12s · wall 1m41s" in report.totals_line(meta)
+    meta.update(spent_seconds=190.0, runs_missing=3)
+    line = report.totals_line(meta)
+    assert "(66 trained, 312 cached, 3 missing)" in line and "training 3m10s of worker time · wall 1m41s" in line
+
+
+def test_summary_header_names_device_precision_and_torch():
+    meta = dict(synthetic_meta(), device="cpu, 2 workers × 1 thread", precision="fp32", torch="2.14.1")
+    for layout in ("table", "lines"):
+        text = report.render_summary(synthetic_records(), meta, width=80, color=False, layout=layout)
+        assert _words(text).startswith("pytest-scaling · budget small · Fashion-MNIST · cpu, 2 workers × 1 thread "
+                                       "· fp32 · torch 2.14.1")
+        head = text.splitlines()[:2]  # broken between parts, the first line ending in the separator
+        assert head == ["pytest-scaling · budget small · Fashion-MNIST · cpu, 2 workers × 1 thread ·",
+                        "  fp32 · torch 2.14.1"]
+
+
 # --------------------------------------------------------------------------- JSON
 
 def test_report_json_is_strict_and_complete(runs):
@@ -215,8 +293,8 @@ def test_a_failing_plot_does_not_lose_the_report(tmp_path, monkeypatch, runs):
 # --------------------------------------------------------------------------- plots
 
 def _line(fig, gid):
-    lines = [l for ax in fig.axes for l in ax.get_lines() if l.get_gid() == gid]
-    assert len(lines) == 1, [l.get_gid() for ax in fig.axes for l in ax.get_lines()]
+    lines = [line for ax in fig.axes for line in ax.get_lines() if line.get_gid() == gid]
+    assert len(lines) == 1, [line.get_gid() for ax in fig.axes for line in ax.get_lines()]
     return lines[0]
 
 
@@ -286,7 +364,7 @@ def test_sweep_only_widths_stay_out_of_the_main_figure(runs):
     extra = RunResult(spec=RunSpec(width=91, fraction=0.25, seed=0), params=10**6, flops_per_example=4 * 10**7,
                       examples=15000, val_loss=0.05, val_acc=0.99)  # would dominate the frontier
     fig = report.plot_compute_loss(RunTable(list(runs) + [extra]))
-    fx, fy = _line(fig, "frontier").get_data()
+    _, fy = _line(fig, "frontier").get_data()
     assert 0.05 not in list(fy)
     assert 91 not in report.main_grid(RunTable(list(runs) + [extra])).column("width")
 
@@ -361,10 +439,11 @@ def test_record_without_estimate_renders_in_the_summary(width):
     text = report.render_summary(records, synthetic_meta(), width=width, color=False)
     assert max(len(line) for line in text.splitlines()) <= width
     words = _words(text)
-    assert rec.name in words and _words(rec.reason) in words and _words(rec.to_decide) in words
+    name = rec.name.removeprefix("test_")  # the summary names claims without pytest's prefix
+    assert name in words and _words(rec.reason) in words and _words(rec.to_decide) in words
     assert "1 inconclusive" in words
     if width == 400:  # the table row: no numbers, a dash in each number column, the verdict whole
-        row = next(line for line in text.splitlines() if line.startswith(rec.name))
+        row = next(line for line in text.splitlines() if line.startswith(name))
         assert row.split()[1:] == [report.NO_VALUE] * 4 + ["inconclusive", report.NO_VALUE]
 
 
@@ -377,10 +456,10 @@ def test_record_without_estimate_in_json_and_html(tmp_path, runs):
     assert claim["estimate"] is None and claim["ci_low"] is None and claim["ci_high"] is None
     assert claim["reason"] == rec.reason and claim["to_decide"] == rec.to_decide and claim["window"] is None
     page = (tmp_path / "index.html").read_text()
-    row = page[page.index(html.escape(rec.nodeid)):]
-    row = row[:row.index("</tr>")]
-    assert f'<td class="num">{report.NO_VALUE}</td>' in row and html.escape(rec.reason) in row
-    assert "compute window" not in row  # no estimate: nothing used, so no window is claimed
+    body = _claim_body(page, rec.nodeid)
+    assert f'<td class="num">{report.NO_VALUE}</td>' in body and html.escape(rec.reason) in body
+    assert "compute window" not in body  # no estimate: nothing used, so no window is claimed
+    assert "<svg" not in body  # no CI to draw
     assert "compute_loss.png" in {p.name for p in paths}
 
 
@@ -434,15 +513,166 @@ def test_index_html_shows_design_windows_and_what_would_decide(written):
     assert page.count("compute window: all runs") == len(estimated) - len(windowed)
     for r in windowed:
         assert f"compute window: {html.escape(report.fmt_window(r['window']))}" in page
-    decide_rows = re.findall(r'<tr class="decide">(.*?)</tr>', page, flags=re.S)
+    decide_lines = re.findall(r'<p class="decide">(.*?)</p>', page, flags=re.S)
     todo = _inconclusive_with_fix(records)
-    assert len(decide_rows) == len(todo)
-    for r, row in zip(todo, decide_rows):
-        assert html.escape(r["to_decide"]) in row
-    # each decide row sits right beneath its claim's row
+    assert len(decide_lines) == len(todo)
+    for r in todo:  # the page orders claims by finding, so match each to its own line
+        assert sum(html.escape(r["to_decide"]) in line for line in decide_lines) == 1
+    # each sits beneath its own claim's row, in a row of its own across the claim's width
     for r in todo:
-        end_of_row = page.index("</tr>", page.index(html.escape(r["nodeid"]))) + len("</tr>")
-        assert page[end_of_row:].lstrip().startswith('<tr class="decide">')
+        body = _claim_body(page, r["nodeid"])
+        main_row, detail = body.split("</tr>", 1)
+        assert r["to_decide"] and html.escape(r["to_decide"]) not in main_row
+        assert detail.startswith('<tr class="detail"><td></td><td colspan="') and html.escape(r["to_decide"]) in detail
+        assert html.escape(r["reason"]) in detail
+
+
+def _claim_body(page: str, nodeid: str) -> str:
+    """The ``<tbody>`` that holds one claim (its row, and its reason and what would decide it)."""
+    at = page.index(html.escape(nodeid))
+    start = page.rindex('<tbody class="claim">', 0, at)
+    return page[start + len('<tbody class="claim">'):page.index("</tbody>", at)]
+
+
+def _section(page: str, heading: str) -> str:
+    """The ``<section>`` headed by ``heading`` (escaped here)."""
+    at = page.index(f"<h2>{html.escape(heading)}</h2>")
+    return page[page.rindex("<section", 0, at):page.index("</section>", at)]
+
+
+def test_index_html_leads_with_verdicts_then_groups_claims_by_finding(written):
+    """Verdict counts first; then one section per claim module, headed by its finding and source
+    (records from the plugin) or by the nodeid's file (records without those keys)."""
+    out, _ = written
+    page = (out / "index.html").read_text()
+    records = synthetic_records()
+    counts = re.search(r'<p class="verdicts">(.*?)</p>', page).group(1)
+    assert page.index(counts) < page.index('<dl class="meta">') < page.index("<section")
+    for verdict in ("confirmed", "refuted", "inconclusive"):
+        n = sum(r["verdict"] == verdict for r in records)
+        assert f'<span class="verdict {verdict}">{n} {verdict}</span>' in counts
+    # then the findings, each with its verdicts, linking to its section
+    contents = re.findall(r'<li>(.*?)<a href="#([^"]+)">(.*?)</a></li>', page)
+    assert [title for _, _, title in contents] == [
+        html.escape(t) for t in (records[FRONTIER]["finding"], records[NOPT]["finding"], "claims/test_dropout.py",
+                                 "claims/test_lr.py", records[-1]["finding"])]
+    assert all(f'<section id="{anchor}">' in page for _, anchor, _ in contents)
+    assert contents[0][0].strip() == '<span class="verdict confirmed">2 confirmed</span>'
+    frontier = records[FRONTIER]
+    section = _section(page, frontier["finding"])
+    assert f"Source: {html.escape(frontier['source'])}" in section
+    assert section.count('<tbody class="claim">') == 2  # the power law and the saturating form
+    assert html.escape(records[SATURATING]["nodeid"]) in section
+    # the nopt record names its module; the undecided one only its nodeid: the same file, one group
+    nopt = _section(page, records[NOPT]["finding"])
+    assert html.escape(records[UNDECIDED]["nodeid"]) in nopt and html.escape(records[NOPT]["nodeid"]) in nopt
+    dropout = _section(page, "claims/test_dropout.py")  # no finding: headed by its file
+    assert html.escape(records[DROPOUT]["nodeid"]) in dropout and "Source:" not in dropout
+    # a finding is text, like everything else
+    assert "<i>made-up" not in page and "&lt;i&gt;made-up&lt;/i&gt; finding &amp; its &quot;quotes&quot;" in page
+    # claims of one module stay together, in order of their module's first claim
+    order = [page.index(html.escape(r["nodeid"])) for r in records]
+    assert order[FRONTIER] < order[SATURATING] < order[NOPT] < order[UNDECIDED] < order[DROPOUT] < order[LR]
+    # each section's table has the same columns, in the order a reader wants them
+    heads = re.findall(r'<table class="claims">.*?<thead><tr>(.*?)</tr></thead>', page)
+    assert len(heads) == page.count("<section") == 5 and len(set(heads)) == 1  # frontier, nopt, dropout, lr, bad
+    assert re.findall(r"<th[^>]*>([^<]*)</th>", heads[0]) == [
+        "verdict", "claim · quantity", "estimate", "CI · expected region", "runs"]
+
+
+def test_index_html_puts_each_plot_with_the_claims_it_supports(written):
+    out, _ = written
+    page = (out / "index.html").read_text()
+    records = synthetic_records()
+    frontier = _section(page, records[FRONTIER]["finding"])
+    # no accuracy claim here, so the error-rate frontier joins the loss frontier
+    assert re.findall(r'<figure id="([^"]+)"', frontier) == ["compute_loss", "compute_error"]
+    assert re.findall(r'<figure id="([^"]+)"', _section(page, records[NOPT]["finding"])) == ["nopt"]
+    assert re.findall(r'<figure id="([^"]+)"', _section(page, "claims/test_dropout.py")) == ["dropout"]
+    # the LR record's module (test_lr) is not the one lr_sweep supports: it goes to the final Plots
+    rest = page[page.index("<h2>Plots</h2>"):]
+    assert re.findall(r'<figure id="([^"]+)"', rest) == ["lr_sweep"]
+    assert page.index("<h2>Design</h2>") < page.index("<h2>Plots</h2>")
+    for stem, caption, _ in report.PLOTS:  # every plot once, with its caption
+        assert page.count(f'<figure id="{stem}">') == 1
+        assert f"<figcaption>{html.escape(caption)}</figcaption>" in page
+
+
+def test_index_html_groups_records_without_module_or_nodeid_under_claims():
+    rep = {"claims": [dict(r, nodeid="", module=None, finding=None) for r in synthetic_records()[:2]]}
+    page = report.render_html(rep, {"nopt": "nopt.png"})
+    assert page.count("<section") == 1 and "<h2>Claims</h2>" in page
+    assert '<figure id="nopt">' in page[page.index("<h2>Plots</h2>"):]
+    empty = report.render_html({"claims": []}, {})
+    assert "No scaling claims ran." in empty and "<section" not in empty
+
+
+def test_index_html_is_static(written):
+    out, _ = written
+    page = (out / "index.html").read_text()
+    assert "<script" not in page.lower() and "javascript:" not in page.lower()
+    assert not re.search(r"\son[a-z]+=", page)  # no event handlers
+    assert "http://" not in page and "https://" not in page  # nothing fetched from elsewhere
+
+
+@pytest.mark.parametrize("name, words", [
+    ("test_gamma_approaches_agree[envelope-isoflop]", "gamma approaches agree [envelope-isoflop]"),
+    ("test_lr_falls_with_fan_in", "lr falls with fan in"),
+    ("test_x[a_b]", "x [a_b]"),  # parameters as they are
+    ("frontier is a power law", "frontier is a power law"),  # a name given as words stays
+    ("N_opt grows", "N_opt grows"),
+    (None, ""),
+])
+def test_claim_words(name, words):
+    from pytest_scaling.report.page import claim_words
+
+    assert claim_words(name) == words
+
+
+@pytest.mark.parametrize("expected, region", [
+    ("< 0", (-np.inf, 0.0)), ("> -1", (-1.0, np.inf)), ("≤ 0.01", (-np.inf, 0.01)), ("in (0, 1)", (0.0, 1.0)),
+    ("within 0.2 of -0.5", (-0.7, -0.3)), ("within ±0.5", (-0.5, 0.5)), ("within 0.25 of −0.5", (-0.75, -0.25)),
+    ("< 1e+10", (-np.inf, 1e10)), ("≠ 0", None), ("", None), (None, None), ("about 3", None),
+])
+def test_expected_region_parses_what_claims_write(expected, region):
+    from pytest_scaling.report.page import expected_region
+
+    got = expected_region(expected)
+    assert got == pytest.approx(region) if region else got is None
+
+
+def test_interval_is_drawn_against_the_expected_region():
+    from pytest_scaling.report.page import _interval_svg
+
+    claim = {"estimate": -0.17, "ci_low": -0.2, "ci_high": -0.1, "expected": "within 0.05 of -0.1"}
+    svg = _interval_svg(claim, "inconclusive")
+    assert svg.startswith('<svg class="interval inconclusive"') and "<script" not in svg
+    region = re.search(r'<rect class="region" x="([\d.]+)" y="1" width="([\d.]+)"', svg)
+    ci_low, ci_high = (float(v) for v in re.findall(r'<line x1="([\d.]+)"', svg)[-2:])  # the CI's end ticks
+    dot = float(re.search(r'<circle cx="([\d.]+)"', svg).group(1))
+    lo, hi = float(region.group(1)), float(region.group(1)) + float(region.group(2))
+    # CI [-0.2, -0.1] straddles the region's lower edge -0.15: on the drawing too
+    assert 0 <= ci_low < dot < lo < ci_high < hi <= 168
+    assert "<rect" not in _interval_svg(dict(claim, expected="≠ 0"), "confirmed")  # no region: CI only
+    assert _interval_svg(dict(claim, ci_low=None, ci_high=None), "confirmed") == ""
+    assert _interval_svg(dict(claim, ci_low=float("nan")), "confirmed") == ""
+
+
+def test_origin_keys_come_from_every_claim_modules_docstring():
+    """What the plugin adds to each record: every shipped claim module states a finding and a source."""
+    import ast
+    from pathlib import Path
+
+    from pytest_scaling.claims import module_finding
+
+    for path in sorted((Path(__file__).resolve().parents[2] / "claims").glob("test_*.py")):
+        finding, source = module_finding(ast.parse(path.read_text()).body[0].value.value)
+        assert finding and finding.endswith((".", "!", "?")) and "\n" not in finding, path
+        assert source and not source.startswith("Source") and "  " not in source, path
+    doc = "One finding, et al. 2020.  Second sentence.\n\nSource:  a\n   b.\n\nMore."
+    assert module_finding(doc) == ("One finding, et al. 2020.", "a b.")
+    assert module_finding("Just a finding") == ("Just a finding", None)
+    assert module_finding(None) == (None, None)
 
 
 def _window_extent(ax, gid="window"):
@@ -585,3 +815,15 @@ def test_older_baseline_loads_and_compares_with_an_undecided_claim(tmp_path):
     # and the current report saved as a baseline compares with itself
     baseline.save(current, "v2", tmp_path)
     assert all(x.abs_change in (0, None) for x in baseline.compare(current, baseline.load("v2", tmp_path)))
+
+
+def test_log_layout_says_a_shared_cause_once():
+    """A narrow window makes many claims inconclusive for one reason: the log prints it under the
+    first and points back to it from the others."""
+    base = next(r for r in synthetic_records() if r.get("verdict") == "inconclusive")
+    cause, remedy = "the compute-limited window has 2 slices (a claim needs ≥3)", "widen the grid: larger fractions"
+    records = [dict(base, name=f"test_claim_{i}", reason=cause, to_decide=remedy) for i in range(3)]
+    text = report.render_summary(records, synthetic_meta(), width=100, color=False, layout="lines")
+    assert text.count(cause) == 1 and text.count(remedy) == 1
+    assert text.count("cause: as for claim_0 above") == 2
+    assert text.count("to decide: as for claim_0 above") == 2

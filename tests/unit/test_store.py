@@ -1,3 +1,4 @@
+import hashlib
 import json
 import os
 
@@ -5,7 +6,7 @@ import pytest
 
 from pytest_scaling.errors import CacheError
 from pytest_scaling.runs import Checkpoint, RunResult, RunSpec
-from pytest_scaling.store import Context, CorruptCacheRecord, RunStore, run_key
+from pytest_scaling.store import Context, CorruptCacheRecord, RunStore, _canonical, run_key
 
 CONTEXT = Context(dataset="fashion-mnist:abc", device_kind="cpu", code_version="1")
 
@@ -31,6 +32,31 @@ def test_key_covers_everything_that_changes_results():
             run_key(spec, Context("fashion-mnist:abc", "cpu", "1", torch_version="0.0")),
             run_key(RunSpec(width=4, fraction=0.25, seed=0, lr_mult=2.0), CONTEXT)}
     assert len(keys) == 6
+
+
+def test_specs_cached_before_training_protocols_keep_their_keys():
+    """Hours of cached runs stay valid: a constant-LR, one-epoch spec hashes exactly as it did when
+    specs had seven fields (the digest was computed with that code); a protocol changes the key."""
+    context = Context(dataset="fashion-mnist:abc", device_kind="cpu", code_version="1", torch_version="2.14.1",
+                      settings="TrainSettings()")
+    spec = RunSpec(width=4, fraction=0.25, seed=0)
+    old_fields = {"width": 4, "fraction": 0.25, "seed": 0, "dropout": 0.0, "lr_mult": 1.0, "lr_scale": 0.1,
+                  "batch_size": 64}
+    old_key = hashlib.sha256(_canonical({"spec": old_fields, "context": context.as_dict()})).hexdigest()
+    assert run_key(spec, context) == old_key == "f9d721b603afb4a70b39106428aa56feed8dca6818cb20dc88931bb14630513f"
+    assert run_key(RunSpec(width=11, fraction=1 / 64, seed=2, dropout=0.2, lr_mult=0.5), context) == \
+        "41a68ad6fdda432ad96363162887fb40885b703b70a946d667cbdbb5e14bc3ff"
+    protocols = ({}, {"schedule": "cooldown"}, {"epochs": 2}, {"schedule": "cooldown", "epochs": 2})
+    assert len({run_key(RunSpec(width=4, fraction=0.25, seed=0, **fields), context) for fields in protocols}) == 4
+
+
+def test_a_protocol_run_round_trips(cache_dir):
+    store = RunStore(cache_dir).prepare()
+    run = RunResult(spec=RunSpec(width=4, fraction=0.25, seed=0, schedule="cooldown", epochs=2), params=4266,
+                    flops_per_example=177184, examples=30000, val_loss=0.4, val_acc=0.85, slice_loss=0.41,
+                    slice_acc=0.84)
+    store.put(run, CONTEXT)
+    assert store.get(run.spec, CONTEXT) == run and store.get(result().spec, CONTEXT) is None
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip", "garbage"])

@@ -6,13 +6,19 @@ import pytest
 import scipy.stats
 import torch
 
+import pytest_scaling.train as train
 from pytest_scaling.models import GroupedCNN, init_member
 from pytest_scaling.runs import RunSpec
-from pytest_scaling.train import TrainSettings, eval_chunk_size, evaluate, member_learning_rates, train_group
+from pytest_scaling.train import (TrainSettings, cooldown_start, eval_chunk_size, evaluate, lr_factors,
+                                  member_learning_rates, train_group, train_unshared)
 
 
 def spec(seed=0, width=3, fraction=0.5, **kw):
     return RunSpec(width=width, fraction=fraction, seed=seed, **kw)
+
+
+def timeless(result):
+    return dataclasses.replace(result, train_seconds=0)
 
 
 def test_one_epoch_and_checkpoints(fake_dataset):
@@ -131,3 +137,103 @@ def test_eval_chunks_are_larger_on_accelerators():
     settings = TrainSettings()
     on_cpu = eval_chunk_size(model, settings, torch.device("cpu"))
     assert eval_chunk_size(model, settings, torch.device("cuda")) > on_cpu >= 1  # only the device's type is read
+
+
+# --- training protocols: cooldown branches and repeated epochs ------------------------------------------
+
+#: One chain of the 640-image fake set (10 steps at fraction 1): constant and cooldown runs at every
+#: fraction, epochs 1-4 on one fraction, and a cooldown of 2 epochs (which branches off the epoch line).
+PROTOCOL_CHAIN = [spec(seed=3, dropout=0.2, fraction=f, schedule=sched) for f in (1.0, 0.5, 0.25)
+                  for sched in ("constant", "cooldown")] + \
+                 [spec(seed=3, dropout=0.2, fraction=0.5, epochs=e) for e in (2, 3, 4)] + \
+                 [spec(seed=3, dropout=0.2, fraction=0.5, epochs=2, schedule="cooldown")]
+
+
+def test_every_run_read_off_a_shared_chain_is_the_run_trained_alone(fake_dataset):
+    """Branches (cooldown tails, epoch lines, a cooldown off an epoch line) are exact: each run of the
+    chain equals the same run trained from its own initialisation through its whole schedule, with no
+    trunk, snapshot or branch (``train_unshared``), and trained as the only run of its group; dropout too."""
+    shared = dict((r.spec, r) for r in train_group(PROTOCOL_CHAIN, fake_dataset))
+    for run in PROTOCOL_CHAIN:
+        (alone,) = train_unshared([run], fake_dataset)
+        assert timeless(shared[run]) == timeless(alone), run
+        if run.schedule != "constant" or run.epochs > 1:  # the branch with no sibling branches around it
+            assert timeless(train_group([run], fake_dataset)[0]) == timeless(alone), run
+        assert shared[run].examples == 64 * run.epochs * {1.0: 10, 0.5: 5, 0.25: 2}[run.fraction]
+
+
+def test_a_cooldown_run_leaves_the_constant_run_only_in_its_last_fifth(fake_dataset):
+    constant, cooldown = train_group([spec(fraction=1.0), spec(fraction=1.0, schedule="cooldown")], fake_dataset)
+    branch = cooldown_start(10)
+    assert branch == 8
+    # Same checkpoints up to the branch point (steps 1, 2, 3, 5, 7), a different end.
+    assert constant.checkpoints[:-1] == cooldown.checkpoints[:-1]
+    assert all(c.examples <= branch * 64 for c in cooldown.checkpoints[:-1])
+    assert cooldown.val_loss != constant.val_loss and cooldown.examples == constant.examples == 640
+
+
+def test_the_cooldown_schedule_is_a_linear_decay_to_zero_over_the_last_fifth():
+    factors = lr_factors(spec(schedule="cooldown"), 100)
+    assert factors[:80] == [1.0] * 80
+    tail = np.array(factors[80:])
+    assert len(tail) == 20 and np.all(np.diff(tail) < 0) and 0 < tail[-1] < 0.05
+    assert np.allclose(np.diff(tail), -1 / 20) and tail.mean() == pytest.approx(0.5)
+    assert lr_factors(spec(), 100) == [1.0] * 100
+    assert lr_factors(spec(schedule="cooldown"), 2) == [1.0, 1.0]  # too short for a tail: the constant run
+
+
+def test_the_lr_factors_are_what_sets_a_cooldown_apart(fake_dataset, monkeypatch):
+    """With its tail's factors at 1, a cooldown run is the constant run to the bit: the schedule is the
+    only difference, and the branch (snapshot, restore, Adam's step count) loses nothing."""
+    constant = timeless(train_group([spec(fraction=1.0)], fake_dataset)[0])
+    monkeypatch.setattr(train, "lr_factors", lambda run, steps: [1.0] * steps)
+    (flat,) = train_group([spec(fraction=1.0, schedule="cooldown")], fake_dataset)
+    assert dataclasses.replace(timeless(flat), spec=constant.spec) == constant
+
+
+def test_more_epochs_continue_fewer(fake_dataset):
+    """The run of E epochs passes through the end of the run of E/2: its checkpoint there is that run's
+    end, on the validation slice; epochs 2+ see only the run's own fraction, so E=2 on 1/2 is not f=1."""
+    half = {e: train_unshared([spec(fraction=0.5, epochs=e, seed=1)], fake_dataset)[0] for e in (1, 2, 4)}
+    for e in (1, 2):
+        at = {c.examples: c for c in half[2 * e].checkpoints}[half[e].examples]
+        assert (at.val_loss, at.val_acc) == (half[e].slice_loss, half[e].slice_acc)
+    (full,) = train_group([spec(fraction=1.0, seed=1)], fake_dataset)
+    assert full.examples == half[2].examples and full.val_loss != half[2].val_loss
+    assert half[4].flops == 4 * half[1].flops
+
+
+def test_epoch_orders(fake_dataset):
+    data = fake_dataset
+    assert torch.equal(data.epoch_order(0.5, 3, 64, 1), data.training_order(0.5, 3, 64))
+    first, second, third = (data.epoch_order(0.5, 3, 64, e) for e in (1, 2, 3))
+    assert torch.equal(second.sort().values, first.sort().values)  # the same subset, reshuffled
+    assert not torch.equal(second, first) and not torch.equal(third, second)
+    assert not torch.equal(data.epoch_order(0.5, 4, 64, 2), second)  # seeds differ
+    assert torch.equal(data.epoch_order(0.5, 3, 64, 2), second)  # deterministic
+    assert torch.equal(data.run_order(0.5, 3, 64, 3), torch.cat([first, second, third]))
+
+
+def test_grouped_branches_agree_with_single_ones_up_to_float_error(fake_dataset):
+    """Accelerators group a chain's branches (each member with its own start step for Adam's bias
+    correction, length and LR factor); without dropout that changes only float rounding."""
+    runs = [dataclasses.replace(r, dropout=0.0) for r in PROTOCOL_CHAIN]
+    single = train_group(runs, fake_dataset)
+    grouped = train_group(runs, fake_dataset, branch_group_size=8)
+    for a, b in zip(single, grouped):
+        assert b.val_loss == pytest.approx(a.val_loss, rel=1e-4)
+        assert [c.examples for c in a.checkpoints] == [c.examples for c in b.checkpoints]
+
+
+def test_a_branch_of_a_diverged_trunk_is_diverged(fake_dataset):
+    runs = [spec(fraction=1.0, lr_mult=1e7, schedule=s, epochs=e) for s, e in (("constant", 1), ("cooldown", 1),
+                                                                               ("constant", 2))]
+    results = train_group(runs, fake_dataset, TrainSettings(divergence_check_every=1))
+    assert all(r.diverged and math.isnan(r.val_loss) for r in results)
+
+
+def test_protocols_must_be_known():
+    with pytest.raises(ValueError, match="unknown schedule"):
+        spec(schedule="cosine")
+    with pytest.raises(ValueError, match="epochs"):
+        spec(epochs=0)
