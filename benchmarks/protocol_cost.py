@@ -6,7 +6,7 @@ fraction, back to back. The trunk is trained once either way, so the difference 
 cooldown tails (the last 20% of each run's steps) and their final evaluations. Prints the
 seconds, the extra time against the extra steps, and each fraction's loss under both schedules.
 
-    python benchmarks/protocol_cost.py [--widths 4,16] [--seed 0] [--repeats 1]
+    python benchmarks/protocol_cost.py [--widths 4,16] [--seed 0] [--repeats 2]
 """
 
 from __future__ import annotations

@@ -69,6 +69,14 @@ class Budget:
     def all_specs(self) -> list[RunSpec]:
         return sorted(set(self.main_specs()) | set(self.sweep_specs()))
 
+    def provides(self, protocol: str) -> bool:
+        """Whether this budget trains the runs a protocol claim needs: ``cooldown`` or ``epochs`` (> 1)."""
+        if protocol == "cooldown":
+            return "cooldown" in self.schedules
+        if protocol == "epochs":
+            return max(self.epochs) > 1
+        raise ValueError(f"unknown protocol {protocol!r}; protocols are cooldown, epochs")
+
     def describe(self) -> str:
         protocols = "" if self.schedules == ("constant",) else f" × schedules {','.join(self.schedules)}"
         if self.epoch_specs():
@@ -204,6 +212,9 @@ def _validate(b: Budget) -> None:
         raise UnknownBudget(f"budget {b.name!r}: needs ≥1 seed, batch_size ≥ 1, lr_scale > 0, dropouts in [0, 1)")
     if not b.schedules or any(s not in SCHEDULES for s in b.schedules):
         raise UnknownBudget(f"budget {b.name!r}: schedules must be among {', '.join(SCHEDULES)}")
+    if "constant" not in b.schedules:
+        raise UnknownBudget(f"budget {b.name!r}: schedules must include constant (every claim but the protocol "
+                            f"claims reads the constant-LR runs, and a cooldown is measured against them)")
     if not b.epochs or any(e < 1 for e in b.epochs) or any(not 0 < f <= 1 for f in b.epoch_fractions) \
             or any(w < 1 for w in b.epoch_widths):
         raise UnknownBudget(f"budget {b.name!r}: epochs must be integers ≥ 1, epoch_widths positive, "

@@ -321,7 +321,7 @@ def batched_lbfgs(fg, x0: np.ndarray, *, memory: int = 10, max_iter: int = 1000,
     rho = np.zeros((S, memory))
     active = np.isfinite(f)
     it = 0
-    for _ in range(max_iter):
+    for it in range(1, max_iter + 1):  # noqa: B007 - the count of iterations run is returned
         idx = all_idx[active]
         if idx.size == 0:
             break

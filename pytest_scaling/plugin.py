@@ -169,6 +169,8 @@ class ScalingState:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scaling: a claim about scaling laws (uses the scaling_grid fixture)")
+    config.addinivalue_line("markers", "scaling_needs(protocol): the claim needs runs only some budgets train "
+                            "('cooldown' or 'epochs'); skipped at collection on a budget without them")
     state = ScalingState(config)
     config.stash[state_key] = state
     config.pluginmanager.register(state, "scaling-state")
@@ -239,12 +241,19 @@ def _xdist_workers(config: pytest.Config) -> int:
     """How many pytest-xdist workers this (controller) session starts; 0 without xdist or in a worker."""
     if hasattr(config, "workerinput") or config.getoption("dist", "no") == "no":
         return 0
-    return len(config.getoption("tx", None) or ())
+    spec = config.getoption("numprocesses", None)  # -n N (``auto`` resolves to a number by now)
+    if isinstance(spec, int) and spec > 0:
+        return spec
+    count = 0
+    for tx in config.getoption("tx", None) or ():  # --tx 3*popen counts 3
+        head, _, _ = str(tx).partition("*")
+        count += int(head) if head.isdigit() and "*" in str(tx) else 1
+    return count
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     state = config.stash[state_key]
-    state.session.xdist_workers = _xdist_workers(config)  # the header comes before sessionstart's hooks run
+    state.session.xdist_workers = _xdist_workers(config)  # the header names the workers; set it here, first
     return state.session.header()
 
 
@@ -258,6 +267,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     scaling_items = [item for item in items if _uses_scaling(item)]
     for item in scaling_items:
         item.add_marker("scaling")
+    scaling_items = [item for item in scaling_items if _budget_provides(item, state.session.budget)]
     if state.family_wise:
         from pytest_scaling import claims
 
@@ -270,6 +280,25 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             state.session.prepare()
         except ScalingError as error:
             raise pytest.UsageError(str(error)) from None
+
+
+def _budget_provides(item: pytest.Item, budget) -> bool:
+    """False, with a skip marker naming the budget that has them, when the claim needs protocol runs
+    (``@pytest.mark.scaling_needs("cooldown")``) this budget does not train; such a claim is then no
+    member of the family-wise correction's family."""
+    for marker in item.iter_markers("scaling_needs"):
+        protocol = marker.args[0] if marker.args else ""
+        try:
+            provided = budget.provides(protocol)
+        except ValueError as error:
+            raise pytest.UsageError(f"{item.nodeid}: scaling_needs: {error}") from None
+        if not provided:
+            item.add_marker(pytest.mark.skip(
+                reason=f"budget {budget.name!r} trains no {protocol} runs; this claim needs "
+                       f"--scaling-budget=protocols (or a budget line with "
+                       f"{'schedules=constant,cooldown' if protocol == 'cooldown' else 'epochs=1,2,4,8'})"))
+            return False
+    return True
 
 
 def _live_terminal(config: pytest.Config) -> bool:
@@ -465,7 +494,7 @@ def _meta(state: ScalingState) -> dict:
 
     try:  # imported runs were trained elsewhere: only the option is known
         device = session.options.device if session.options.import_csv else session.hardware()
-    except ScalingError:
+    except Exception:  # a device query must not cost the report after a long run
         device = session.options.device
     meta = {"budget": session.budget.name, "dataset": dataset, "device": device,
             "precision": session.precision, "torch": torch.__version__,

@@ -313,4 +313,9 @@ def _group_cost(results: list[RunResult]) -> tuple[float, float]:
         if r.spec.schedule == "cooldown":
             steps = r.examples // r.spec.batch_size
             tails += (steps - cooldown_start(steps)) * r.spec.batch_size
-    return per_example * (trunk + sum(lines.values()) + tails), max(r.train_seconds for r in results) * chains
+    spent = per_example * (trunk + sum(lines.values()) + tails)
+    # Time at the rate of the group's longest run (its own path: trunk, then its line or tail), so that tails
+    # and extra epochs count too: a run's train_seconds covers only its own path.
+    longest = max(results, key=lambda r: r.flops)
+    rate = longest.train_seconds / longest.flops if longest.flops > 0 else 0.0
+    return spent, rate * spent

@@ -54,7 +54,8 @@ CHANCE_LOSS = math.log(10.0)
 #: A training loss above this (chance is ln 10 ≈ 2.3) means the run has blown up even if still finite.
 DIVERGED_LOSS = 100.0
 #: A cooldown run leaves the trunk after this share of its steps (Hägele et al. 2024 decay over the last 20%).
-#: A constant, not a TrainSettings field: ``repr(TrainSettings())`` is part of every cache key.
+#: A constant, not a TrainSettings field: ``repr(TrainSettings())`` is part of every cache key. It is in no
+#: key itself, so changing it must bump TRAINING_CODE_VERSION.
 COOLDOWN_START = 0.8
 
 

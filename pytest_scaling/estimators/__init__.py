@@ -18,7 +18,8 @@ from pytest_scaling.estimators.frontier import (accuracy_frontier_slope, frontie
                                                 saturating_frontier)
 from pytest_scaling.estimators.lr_fan_in import lr_fan_in_slope
 from pytest_scaling.estimators.per_axis import per_axis_exponents, per_axis_gamma
-from pytest_scaling.estimators.protocols import diminishing_returns, repeat_worth, repetition_r_star, schedule_gain
+from pytest_scaling.estimators.protocols import (diminishing_returns, repeat_worth, repetition_r_star, schedule_gain,
+                                                 single_run_window)
 from pytest_scaling.estimators.sample_efficiency import sample_efficiency_slope
 
 __all__ = [
@@ -26,5 +27,5 @@ __all__ = [
     "per_axis_exponents", "lr_fan_in_slope", "paired_difference", "extrapolation_are", "ols_slope",
     "cells_from_runs", "compute_optimal_exponents", "frontier_curvature", "extrapolation_are_difference",
     "sample_efficiency_slope", "fit_region_shift", "per_axis_gamma", "small_chinchilla_grid",
-    "schedule_gain", "repetition_r_star", "repeat_worth", "diminishing_returns",
+    "schedule_gain", "single_run_window", "repetition_r_star", "repeat_worth", "diminishing_returns",
 ]

@@ -24,7 +24,8 @@ _BUILDERS["frontier_level"] = lambda: ("loss", _frontier_level_stat, "mean Δ ln
 
 def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n_resamples: int = 1000,
                       seed: int = 0, scheme: str = "auto", min_compute: float | None = None,
-                      drop_smallest_decades: float = 0.0, window=None, **kw) -> Estimate:
+                      drop_smallest_decades: float = 0.0, window=None, trajectories: bool = True,
+                      **kw) -> Estimate:
     """Estimate(a) − Estimate(b) with a paired seed bootstrap (e.g. dropout 0.2 vs 0).
 
     Configurations are matched on (width, fraction, lr_mult) and seeds on their
@@ -37,6 +38,9 @@ def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n
     ``window`` ("auto", (C_lo, C_hi) or None) bounds the slopes and γ; with "auto" both
     conditions' compute-limited windows must decide and the overlap of the two is used. The
     level comparison keeps every run (a difference at equal compute needs no window).
+    ``trajectories=False`` reads γ's iso-compute slices off final losses only: for conditions whose
+    checkpoints are not their own trajectory (a cooldown run's early checkpoints are the
+    constant-LR trunk's), so each point is a run at the end of its own schedule.
     """
     name = estimator if isinstance(estimator, str) else getattr(estimator, "__name__", "")
     if name not in _BUILDERS:
@@ -45,7 +49,7 @@ def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n
     choice = (WindowChoice(None, "all runs (a level at equal compute)") if name == "frontier_level"
               else shared_window(runs_a, runs_b, window, kw.get("size", "params")))
     if name == "compute_optimal_exponent":
-        make = cells_for_slices
+        make = cells_for_slices if trajectories else cells_from_runs
     else:
         def make(runs, value):
             return in_window(cells_from_runs(runs, value), choice.window)

@@ -133,6 +133,8 @@ def build_report_json(records: Iterable[Any], meta: Mapping, runs: RunTable | No
         "budget": meta.get("budget"),
         "dataset": meta.get("dataset"),
         "device": meta.get("device"),
+        "precision": meta.get("precision"),
+        "torch": meta.get("torch"),
         "cache_dir": meta.get("cache_dir"),
         "machine": machine_info(),
         "packages": package_versions(),

@@ -1,8 +1,8 @@
 """The protocol claims (claims/test_schedules.py, claims/test_repetition.py) on synthetic grids.
 
 A cooldown that lowers the loss more on longer runs must confirm the gain and the steeper
-frontier; one that hurts at small budgets must refute the gain; a budget without the
-protocol runs must skip with the budget that has them.
+frontier; one that hurts at small budgets must refute the gain (tests/plugin/test_scaling_needs.py
+checks that a budget without the protocol runs skips them).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
 from pytest_scaling.runs import RunTable
 from tests import synthetic as S
@@ -50,11 +49,7 @@ class ProtocolGrid(FakeGrid):
 
 def _outcome(module: str, test: str, grid: FakeGrid) -> str:
     mod = load(module)
-    fixture = getattr(mod, "schedules" if module == "schedules" else "repeated").__wrapped__
-    try:
-        value = fixture(grid)
-    except pytest.skip.Exception:
-        return "skipped"
+    value = getattr(mod, "schedules" if module == "schedules" else "repeated").__wrapped__(grid)
     return verdict(lambda _grid: getattr(mod, test)(value), grid)
 
 
@@ -84,12 +79,3 @@ def test_repetition_claims_on_a_known_r_star():
 def test_repeats_worth_little_refute_almost_fresh():
     grid = ProtocolGrid(repetition_grid(np.random.default_rng(1), r_star=0.5))
     assert _outcome("repetition", "test_up_to_four_epochs_repeats_are_almost_fresh", grid) == "refuted"
-
-
-def test_budgets_without_protocol_runs_skip_and_name_the_budget():
-    grid = ProtocolGrid(schedules_grid(-0.01, -0.08))
-    grid.budget = SimpleNamespace(name="small", schedules=("constant",), epochs=(1,))
-    for module, fixture_name in (("schedules", "schedules"), ("repetition", "repeated")):
-        fixture = getattr(load(module), fixture_name).__wrapped__
-        with pytest.raises(pytest.skip.Exception, match="--scaling-budget=protocols"):
-            fixture(grid)

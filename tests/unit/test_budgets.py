@@ -101,3 +101,13 @@ def test_protocol_keys_in_a_budget_line():
     whole = parse_budget_line("again: parent=tiny epochs=1,2", dict(BUILTIN_BUDGETS))
     # Every main run at 1 and 2 epochs (the 1-epoch runs once).
     assert len(whole.epoch_specs()) == len(whole.main_specs()) == 2 * len(BUILTIN_BUDGETS["tiny"].main_specs())
+
+
+def test_budgets_say_which_protocol_runs_they_train():
+    protocols, small = BUILTIN_BUDGETS["protocols"], BUILTIN_BUDGETS["small"]
+    assert protocols.provides("cooldown") and protocols.provides("epochs")
+    assert not small.provides("cooldown") and not small.provides("epochs")
+    with pytest.raises(ValueError, match="unknown protocol"):
+        small.provides("cosine")
+    with pytest.raises(UnknownBudget, match="must include constant"):
+        parse_budget_line("x: parent=tiny schedules=cooldown", dict(BUILTIN_BUDGETS))
