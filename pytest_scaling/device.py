@@ -59,6 +59,20 @@ def describe_device(device: torch.device) -> str:
     return device.type
 
 
+def default_group_size(device: torch.device, width: int) -> int:
+    """How many chains of one width to train as one grouped model.
+
+    On a GPU a single tiny CNN leaves the device idle, so group wide. On CPU, don't:
+    the grid runs in one single-threaded process per core, and there the whole
+    `small` grid took 9.6 min with every chain alone against 10.9 min with groups of
+    4 up to width 8 (`benchmarks/grid_speed.py`); grouping only amortises per-op
+    overhead that a single thread does not have.
+    """
+    if device.type == "cpu":
+        return 1
+    return 32 if width <= 32 else 16
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for queued kernels (for honest timings)."""
     if device.type == "cuda":

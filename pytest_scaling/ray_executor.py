@@ -9,7 +9,7 @@ need no shared filesystem.
 
 Resources: a CPU group asks for one CPU (and trains single-threaded); a CUDA group
 asks for ``gpus_per_task`` GPUs, by default one whole GPU. The CUDA group sizes
-(16-32 runs per grouped model, see ``runner.default_group_size``) were measured
+(16-32 runs per grouped model, see ``device.default_group_size``) were measured
 with one group at a time on a GPU, so one GPU per task keeps those measurements
 valid and memory predictable; pass a fraction (e.g. ``0.25``) to let several
 groups share a GPU.

@@ -20,25 +20,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from pytest_scaling.data import Dataset
+from pytest_scaling.device import default_group_size  # re-exported: benchmarks and callers import it here
 from pytest_scaling.executors import LocalExecutor, TrainJob
 from pytest_scaling.models import forward_flops_per_example
 from pytest_scaling.runs import RunResult, RunSpec, RunTable
 from pytest_scaling.store import Context, RunStore
 from pytest_scaling.train import TrainSettings, cooldown_start, train_group
-
-
-def default_group_size(device: torch.device, width: int) -> int:
-    """How many chains of one width to train as one grouped model.
-
-    On a GPU a single tiny CNN leaves the device idle, so group wide. On CPU, don't:
-    the grid runs in one single-threaded process per core, and there the whole
-    `small` grid took 9.6 min with every chain alone against 10.9 min with groups of
-    4 up to width 8 (`benchmarks/grid_speed.py`); grouping only amortises per-op
-    overhead that a single thread does not have.
-    """
-    if device.type == "cpu":
-        return 1
-    return 32 if width <= 32 else 16
 
 
 def run_id(spec: RunSpec) -> str:
@@ -133,8 +120,8 @@ class Runner:
         for spec in specs:
             chains[spec.chain_key].append(spec)
         by_end: dict[tuple, list[list[RunSpec]]] = defaultdict(list)
-        for chain in chains.values():  # a chain ends where its longest run (epochs included) ends
-            by_end[(*chain[0].group_key, max(s.fraction * s.epochs for s in chain))].append(chain)
+        for chain in chains.values():  # a trunk ends at its largest fraction; epoch lines and tails branch off it
+            by_end[(*chain[0].group_key, max(s.fraction for s in chain))].append(chain)
         groups = []
         # Largest compute first: the ETA settles early and stragglers are small.
         for key in sorted(by_end, key=lambda key: -forward_flops_per_example(key[0]) * key[-1]):

@@ -27,7 +27,7 @@ distribution.
   Branches are grouped too, each member with its own start (so its own Adam bias
   correction), length and LR factor; a member past its end gets LR factor 0. On CPU
   branches train one per model instead: no slower on one thread (see
-  ``runner.default_group_size``), and then a branch equals the run trained alone to the bit,
+  ``device.default_group_size``), and then a branch equals the run trained alone to the bit,
   which a grouped model (whose kernels depend on K) does not. Dropout masks drawn for several
   members at once cannot be split per member, so a branch off a grouped trunk, or a grouped
   branch, draws fresh masks: exact in distribution.
@@ -37,13 +37,14 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from pytest_scaling.data import Dataset
-from pytest_scaling.device import activation_chunk_bytes, keep_freed_host_memory, synchronize
+from pytest_scaling.device import activation_chunk_bytes, default_group_size, keep_freed_host_memory, synchronize
 from pytest_scaling.models import (IMAGE_SIDE, GroupedCNN, count_params, fan_in, forward_flops_per_example,
                                    init_member, layer_shapes)
 from pytest_scaling.runs import Checkpoint, RunResult, RunSpec
@@ -404,8 +405,10 @@ def _train_lines(lines: list[_Line], data: Dataset, settings: TrainSettings) -> 
 
 
 def _train_branches(lines: list[_Line], all_lines: dict[tuple, _Line], data: Dataset, settings: TrainSettings,
-                    group_size: int) -> None:
-    """Train branch lines from their parents' snapshots, longest first, ``group_size`` per model."""
+                    group_size: int, waiting: Counter) -> None:
+    """Train branch lines from their parents' snapshots, longest first, ``group_size`` per model.
+    ``waiting`` counts, per (parent, step), the branches of the whole group still to train off that
+    snapshot (epoch lines and tails alike): a snapshot is freed when its last child has trained."""
     ready = []
     for line in lines:
         line.start = all_lines[line.parent].states.get(line.first)
@@ -416,9 +419,15 @@ def _train_branches(lines: list[_Line], all_lines: dict[tuple, _Line], data: Dat
             ready.append(line)
     ready.sort(key=lambda line: line.first - line.last)
     for i in range(0, len(ready), group_size):
-        _train_lines(ready[i:i + group_size], data, settings)
+        chunk = ready[i:i + group_size]
+        _train_lines(chunk, data, settings)
+        for line in chunk:  # a snapshot is K × parameters × 3: free it once its last child has trained
+            line.start = None
+            waiting[line.parent, line.first] -= 1
+            if not waiting[line.parent, line.first]:
+                all_lines[line.parent].states.pop(line.first, None)
     for line in lines:
-        line.start = None  # free the snapshot
+        line.start = None
 
 
 def _results(specs: list[RunSpec], data: Dataset, settings: TrainSettings, lines: dict[tuple, _Line],
@@ -480,9 +489,13 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
     for line in trunks:
         line.order = data.training_order(longest, line.head.seed, line.head.batch_size)
     _train_lines(trunks, data, settings)
-    size = branch_group_size or (1 if device.type == "cpu" else len(trunks))
+    # On CPU one branch per model (exact to the bit); on an accelerator as wide as the runner groups chains.
+    size = branch_group_size or (1 if device.type == "cpu" else max(len(trunks),
+                                                                    default_group_size(device, specs[0].width)))
+    branches = {kind: [line for line in lines.values() if line.key[0] == kind] for kind in ("epochs", "tail")}
+    waiting = Counter((line.parent, line.first) for kind in branches for line in branches[kind])
     for kind in ("epochs", "tail"):  # tails may branch off epoch lines, never the other way round
-        _train_branches([line for line in lines.values() if line.key[0] == kind], lines, data, settings, size)
+        _train_branches(branches[kind], lines, data, settings, size, waiting)
     return _results(specs, data, settings, lines, paths)
 
 
