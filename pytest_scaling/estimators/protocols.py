@@ -197,6 +197,25 @@ def worth_of_repeats(ratio: np.ndarray, layout: dict, epochs: int, since: int = 
     return np.mean(values, axis=0)
 
 
+def reach_past_one_epoch(runs) -> dict:
+    """Whether repetition takes any width past the compute of its own one epoch over all the data (where
+    one-epoch grids stop): only such runs can put smaller widths into the iso-compute slices past the data
+    cap and so bracket N_opt there. ``{"widths": [...], "brackets": bool, "note": str}``."""
+    col = runs.usable().columns()
+    width, epochs, flops = col["width"].astype(float), col["epochs"].astype(int), col["flops"].astype(float)
+    one = epochs == 1
+    full = {w: flops[(width == w) & one].max() for w in np.unique(width) if np.any((width == w) & one)}
+    past = sorted(float(w) for w in np.unique(width[epochs > 1])
+                  if w in full and flops[(width == w) & (epochs > 1)].max() > full[w] * (1 + 1e-9))
+    if past:
+        note = f"repeated epochs take widths {', '.join(f'{w:g}' for w in past)} past their one-epoch compute"
+    else:
+        note = ("no repeated run exceeds its width's one-epoch compute over all the data (epochs × fraction ≤ 1), "
+                "so repetition adds nothing past the data cap; repeated epochs over all the data "
+                "(epoch_fractions=1) at the widths below the cap's N_opt would")
+    return {"widths": past, "brackets": bool(past), "note": note}
+
+
 def _repetition_estimate(runs, statistic, quantity: str, *, n_resamples: int, seed: int, scheme: str,
                          extra_details=None) -> Estimate:
     cells, layout = repetition_cells(runs)
@@ -205,7 +224,8 @@ def _repetition_estimate(runs, statistic, quantity: str, *, n_resamples: int, se
     ratio, extrapolated = effective_data_ratio(cells.means()[None], cells, layout)
     details = {"effective_data": {f"width {w:g}, fraction {f:g}, {e} epochs": float(v)
                                   for (_, w, f, e), v in zip(layout["repeated"], ratio[0])},
-               "extrapolated_cells": int(extrapolated.sum()), "repeated_cells": len(layout["repeated"])}
+               "extrapolated_cells": int(extrapolated.sum()), "repeated_cells": len(layout["repeated"]),
+               "past_one_epoch": reach_past_one_epoch(runs)}
     if extra_details:
         details.update(extra_details)
     return _estimate(res, quantity, cells.n_runs, details)

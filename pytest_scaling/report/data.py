@@ -106,6 +106,9 @@ def runs_summary(runs: RunTable | None) -> dict | None:
         "dropouts": axis("dropout"),
         "lr_mults": axis("lr_mult"),
         "lr_scales": axis("lr_scale"),
+        # the training protocols, with how many runs each (every run's own are in runs.csv)
+        "schedules": {s: int(n) for s, n in zip(*np.unique(col("schedule"), return_counts=True))} if len(runs) else {},
+        "epochs": {int(e): int(n) for e, n in zip(*np.unique(col("epochs"), return_counts=True))} if len(runs) else {},
         "total_flops": float(col("flops").sum()) if len(runs) else 0.0,
     }
 

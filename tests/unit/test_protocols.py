@@ -148,3 +148,12 @@ def test_no_epochs_sub_grid_cannot_decide():
     runs = RunTable([r for r in repetition_grid(np.random.default_rng(5)) if r.spec.epochs == 1])
     with pytest.raises(FitError, match="no multi-epoch runs"):
         P.repetition_r_star(runs, n_resamples=50)
+
+
+def test_reach_past_one_epoch():
+    """Epochs × fraction ≤ 1 never passes a width's own one-epoch compute; 4 epochs over all the data do."""
+    runs = repetition_grid(np.random.default_rng(6), rep_fractions=(1 / 32, 1 / 8))
+    assert not P.reach_past_one_epoch(runs)["brackets"]
+    runs = repetition_grid(np.random.default_rng(6), rep_fractions=(1 / 8, 1.0), epochs=(2, 4))
+    reach = P.reach_past_one_epoch(runs)
+    assert reach["brackets"] and reach["widths"] == [4.0, 11.0]
