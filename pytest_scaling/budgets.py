@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from pytest_scaling.errors import UnknownBudget
-from pytest_scaling.runs import SCHEDULES, RunSpec
+from pytest_scaling.runs import PRECISIONS, SCHEDULES, RunSpec
 
 #: c in LR = c / sqrt(fan_in), measured on Fashion-MNIST, batch 64, one epoch (see README, "Choosing c").
 DEFAULT_LR_SCALE = 0.1
@@ -40,12 +40,15 @@ class Budget:
     epochs: tuple[int, ...] = (1,)
     epoch_widths: tuple[int, ...] = ()  # empty: the main grid's widths
     epoch_fractions: tuple[float, ...] = ()  # empty: the main grid's fractions
+    #: Every run's forward-pass precision. A session sets it from --scaling-precision on an fp32 budget;
+    #: a budget line's ``precision=bf16`` keeps its own.
+    precision: str = "fp32"
 
     def main_specs(self) -> list[RunSpec]:
         """Every run but the LR sweep's: widths × fractions × seeds × dropouts × schedules, then the
         epochs sub-grid. Claims tell them apart with ``runs.where(schedule=…, epochs=…)``."""
         specs = [RunSpec(width=w, fraction=f, seed=s, dropout=p, lr_mult=1.0, lr_scale=self.lr_scale,
-                         batch_size=self.batch_size, schedule=schedule)
+                         batch_size=self.batch_size, schedule=schedule, precision=self.precision)
                  for w, f, s, p, schedule in itertools.product(self.widths, self.fractions, self.seeds, self.dropouts,
                                                                self.schedules)]
         return list(dict.fromkeys(specs + self.epoch_specs()))
@@ -56,14 +59,14 @@ class Budget:
         if self.epochs == (1,):
             return []
         return [RunSpec(width=w, fraction=f, seed=s, dropout=p, lr_mult=1.0, lr_scale=self.lr_scale,
-                        batch_size=self.batch_size, epochs=e)
+                        batch_size=self.batch_size, epochs=e, precision=self.precision)
                 for w, f, s, p, e in itertools.product(self.epoch_widths or self.widths,
                                                        self.epoch_fractions or self.fractions, self.seeds,
                                                        self.dropouts, self.epochs)]
 
     def sweep_specs(self) -> list[RunSpec]:
         return [RunSpec(width=w, fraction=self.sweep_fraction, seed=s, dropout=0.0, lr_mult=m,
-                        lr_scale=self.lr_scale, batch_size=self.batch_size)
+                        lr_scale=self.lr_scale, batch_size=self.batch_size, precision=self.precision)
                 for w, m, s in itertools.product(self.sweep_widths, self.sweep_mults, self.sweep_seeds)]
 
     def all_specs(self) -> list[RunSpec]:
@@ -82,6 +85,8 @@ class Budget:
         if self.epoch_specs():
             protocols += (f" + epochs {_fmt(self.epochs)} on widths {_fmt(self.epoch_widths or self.widths)} × "
                           f"fractions {_fmt_fractions(self.epoch_fractions or self.fractions)}")
+        if self.precision != "fp32":
+            protocols += f" in {self.precision}"
         return (f"{self.name}: widths {_fmt(self.widths)} × fractions {_fmt_fractions(self.fractions)} × "
                 f"seeds {len(self.seeds)} × dropout {_fmt(self.dropouts)}{protocols} = {len(self.main_specs())} runs; "
                 f"LR sweep widths {_fmt(self.sweep_widths)} × ×{_fmt_fractions(self.sweep_mults)} × "
@@ -156,7 +161,8 @@ BUILTIN_BUDGETS: dict[str, Budget] = {
 _TUPLE_FIELDS = {"widths": int, "fractions": float, "seeds": int, "dropouts": float, "sweep_widths": int,
                  "sweep_mults": float, "sweep_seeds": int, "schedules": str, "epochs": int, "epoch_widths": int,
                  "epoch_fractions": float}
-_SCALAR_FIELDS = {"sweep_fraction": float, "lr_scale": float, "batch_size": int, "description": str}
+_SCALAR_FIELDS = {"sweep_fraction": float, "lr_scale": float, "batch_size": int, "description": str,
+                  "precision": str}
 
 
 def _number(text: str, kind):
@@ -215,6 +221,8 @@ def _validate(b: Budget) -> None:
     if "constant" not in b.schedules:
         raise UnknownBudget(f"budget {b.name!r}: schedules must include constant (every claim but the protocol "
                             f"claims reads the constant-LR runs, and a cooldown is measured against them)")
+    if b.precision not in PRECISIONS:
+        raise UnknownBudget(f"budget {b.name!r}: precision must be one of {', '.join(PRECISIONS)}")
     if not b.epochs or any(e < 1 for e in b.epochs) or any(not 0 < f <= 1 for f in b.epoch_fractions) \
             or any(w < 1 for w in b.epoch_widths):
         raise UnknownBudget(f"budget {b.name!r}: epochs must be integers ≥ 1, epoch_widths positive, "

@@ -67,7 +67,7 @@ class RayTaskFailed(RuntimeError):
 
 
 def describe_group(group: list[RunSpec]) -> str:
-    width, batch_size, _ = group[0].group_key
+    width, batch_size, *_ = group[0].group_key
     seeds = sorted({spec.seed for spec in group})
     fractions = sorted({spec.fraction for spec in group})
     return (f"group of {len(group)} run(s) width={width} fractions={','.join(f'{f:g}' for f in fractions)} "

@@ -29,14 +29,19 @@ WIDTHS = (1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128)
 #: Hägele et al. 2024), so every data budget gets a schedule that ends where it ends (Chinchilla).
 SCHEDULES = ("constant", "cooldown")
 
+#: Arithmetic of a run's forward passes (``RunSpec.precision``). ``fp32`` throughout, or ``bf16``
+#: autocast for the forward passes with fp32 weights, Adam state and loss: different numbers, so a
+#: different cache key, and a chain or group never mixes the two.
+PRECISIONS = ("fp32", "bf16")
+
 #: Columns of the CSV export, in order. ``checkpoints`` is JSON inside one cell.
 CSV_COLUMNS = (
     "width", "params", "dropout", "lr_mult", "lr_scale", "fraction", "examples", "seed",
     "batch_size", "flops_per_example", "flops", "val_loss", "val_acc", "diverged",
-    "collapsed", "train_seconds", "checkpoints", "slice_loss", "slice_acc", "schedule", "epochs",
+    "collapsed", "train_seconds", "checkpoints", "slice_loss", "slice_acc", "schedule", "epochs", "precision",
 )
-#: Columns an older CSV may lack: scores import as NaN, the protocol as constant LR, one epoch.
-OPTIONAL_CSV_COLUMNS = ("flops", "slice_loss", "slice_acc", "schedule", "epochs")
+#: Columns an older CSV may lack: scores import as NaN, the protocol as constant LR, one epoch, fp32.
+OPTIONAL_CSV_COLUMNS = ("flops", "slice_loss", "slice_acc", "schedule", "epochs", "precision")
 
 
 @dataclass(frozen=True, order=True)
@@ -52,17 +57,20 @@ class RunSpec:
     batch_size: int = 64
     schedule: str = "constant"  # one of SCHEDULES
     epochs: int = 1  # passes over the run's fraction, each freshly shuffled
+    precision: str = "fp32"  # one of PRECISIONS
 
     #: Fields added after runs were cached: left out of ``as_dict`` (hence of the cache key and
     #: the record) while at their default, so every run cached before they existed keeps its key.
-    #: A field added later the same way (e.g. a precision) joins this set.
-    OMITTED_AT_DEFAULT: ClassVar[frozenset[str]] = frozenset({"schedule", "epochs"})
+    #: A field added later the same way joins this set.
+    OMITTED_AT_DEFAULT: ClassVar[frozenset[str]] = frozenset({"schedule", "epochs", "precision"})
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; schedules are {', '.join(SCHEDULES)}")
         if not isinstance(self.epochs, int) or isinstance(self.epochs, bool) or self.epochs < 1:
             raise ValueError(f"epochs must be an integer ≥ 1, got {self.epochs!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; precisions are {', '.join(PRECISIONS)}")
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
@@ -72,14 +80,16 @@ class RunSpec:
     def chain_key(self) -> tuple:
         """Runs with the same chain key share one constant-LR, one-epoch trunk: the runs on f, f/2, …
         are prefixes of it, a cooldown run branches off it, a run of E > 1 epochs continues its
-        prefix on the run's fraction. So schedule and epochs are deliberately not part of it."""
+        prefix on the run's fraction. So schedule and epochs are deliberately not part of it; precision
+        is, since a bf16 trunk is not the prefix of an fp32 run."""
         return (self.width, self.batch_size, fraction_family(self.fraction), self.seed, self.dropout,
-                self.lr_mult, self.lr_scale)
+                self.lr_mult, self.lr_scale, self.precision)
 
     @property
     def group_key(self) -> tuple:
-        """Chains with the same group key can be trained together as one grouped model."""
-        return (self.width, self.batch_size, fraction_family(self.fraction))
+        """Chains with the same group key can be trained together as one grouped model (which runs its
+        forward passes in one precision)."""
+        return (self.width, self.batch_size, fraction_family(self.fraction), self.precision)
 
 
 def fraction_family(fraction: float) -> float:
@@ -137,7 +147,7 @@ class RunResult:
             "val_loss": self.val_loss, "val_acc": self.val_acc, "diverged": self.diverged,
             "collapsed": self.collapsed, "train_seconds": self.train_seconds,
             "slice_loss": self.slice_loss, "slice_acc": self.slice_acc,
-            "schedule": s.schedule, "epochs": s.epochs,
+            "schedule": s.schedule, "epochs": s.epochs, "precision": s.precision,
             "checkpoints": np.array(
                 [(c.examples, c.val_loss, c.val_acc) for c in self.checkpoints], dtype=float
             ).reshape(-1, 3),
@@ -237,6 +247,7 @@ class RunTable(Sequence[RunResult]):
                 dropout=float(row["dropout"]), lr_mult=float(row["lr_mult"]),
                 lr_scale=float(row["lr_scale"]), batch_size=int(row["batch_size"]),
                 schedule=row.get("schedule") or "constant", epochs=int(row.get("epochs") or 1),
+                precision=row.get("precision") or "fp32",
             )
             ckpts = tuple(Checkpoint(int(e), float(loss), float(a))
                           for e, loss, a in json.loads(row["checkpoints"] or "[]"))

@@ -29,21 +29,45 @@ class ScalingOptions:
     executor: str = "auto"  # auto | local | processes | ray
     workers: int | None = None  # processes executor: how many (default: CPU count)
     ray_address: str | None = None
-    #: Arithmetic of training and evaluation. Only fp32 exists yet; headers and reports read it from here.
+    #: Forward-pass arithmetic: fp32, bf16 or auto (bf16 where the device computes it natively).
+    #: fp32 by default: on a CPU without bf16 instructions bf16 is emulated (slower), and that
+    #: precision leaves the estimates where fp32 puts them is not yet a claim of this suite.
     precision: str = "fp32"
 
 
 @dataclass
 class ScalingSession:
     options: ScalingOptions
-    budget: Budget = field(init=False)
+    _budget: Budget = field(init=False, repr=False)
+    _precision: str | None = field(default=None, init=False, repr=False)
     _runner: object = field(default=None, init=False, repr=False)
     _source: object = field(default=None, init=False, repr=False)
     _device: object = field(default=None, init=False, repr=False)
     _imported: RunTable | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
-        self.budget = get_budget(self.options.budget, list(self.options.budget_lines))
+        from pytest_scaling.device import PRECISION_CHOICES
+        from pytest_scaling.errors import ScalingError
+
+        self._budget = get_budget(self.options.budget, list(self.options.budget_lines))
+        if (self.options.precision or "").strip().lower() not in PRECISION_CHOICES:
+            raise ScalingError(f"unknown precision {self.options.precision!r}; "
+                               f"use one of: {', '.join(PRECISION_CHOICES)}")
+
+    @property
+    def budget(self) -> Budget:
+        """The budget, its runs in this session's precision. A budget line that sets ``precision=bf16``
+        keeps it (that budget is a grid of bf16 runs); an fp32 budget takes the session's resolved one.
+        Before the device resolves (it raises in ``prepare``), the budget as defined: same grid."""
+        if self._budget.precision != "fp32":
+            return self._budget
+        from pytest_scaling.errors import ScalingError
+
+        try:
+            precision = self.precision
+        except ScalingError:
+            return self._budget
+        return self._budget if precision == "fp32" else dataclasses.replace(self._budget, precision=precision)
 
     # --- resolution (each raises a ScalingError subclass with advice) -------------------------
     @property
@@ -113,7 +137,16 @@ class ScalingSession:
 
     @property
     def precision(self) -> str:
-        return self.options.precision
+        """The precision runs train in: the option resolved once against the device (``auto`` → bf16
+        where it is native, else fp32), or a budget line's own. Resolves the device."""
+        if self._budget.precision != "fp32":
+            return self._budget.precision
+        if self._precision is None:
+            from pytest_scaling.device import resolve_precision
+
+            option = (self.options.precision or "fp32").strip().lower()
+            self._precision = option if option != "auto" else resolve_precision(option, self.device)
+        return self._precision
 
     def hardware(self) -> str:
         """The resolved device and how training will use it: ``cpu, 2 workers × 1 thread``,
@@ -151,7 +184,11 @@ class ScalingSession:
             hardware = self.hardware()
         except Exception as error:  # the header must never crash a session; prepare() reports it
             hardware = f"device {self.options.device} ({type(error).__name__})"
-        return f"{hardware} · {self.precision} · torch {torch.__version__}"
+        try:
+            precision = self.precision
+        except Exception:  # auto needs the device, which failed above
+            precision = self.options.precision
+        return f"{hardware} · {precision} · torch {torch.__version__}"
 
     def header(self) -> list[str]:
         """pytest's header lines: what will run (budget, data, cache state), then where."""

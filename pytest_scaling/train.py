@@ -35,6 +35,7 @@ distribution.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import Counter
@@ -132,6 +133,17 @@ class Scores:
     full_acc: torch.Tensor | None = None
 
 
+def forward_precision(device: torch.device, precision: str):
+    """The context a forward pass runs in: none for fp32 (today's arithmetic, to the bit), bf16 autocast
+    otherwise. Only the forward pass: weights, gradients, Adam's state and the loss stay fp32, so bf16
+    changes the arithmetic of the matmuls and convolutions and nothing that accumulates across steps."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    raise ValueError(f"unknown precision {precision!r}")
+
+
 def eval_chunk_size(model: GroupedCNN, settings: TrainSettings, device: torch.device) -> int:
     """Images per evaluation chunk, within the device's memory target."""
     # float32 3×3 patches, then conv1's matmul and bias outputs: the largest live activations
@@ -140,8 +152,10 @@ def eval_chunk_size(model: GroupedCNN, settings: TrainSettings, device: torch.de
 
 
 @torch.no_grad()
-def evaluate(model: GroupedCNN, data: Dataset, settings: TrainSettings, full: bool) -> Scores:
-    """Score every member on the validation slice, and on the whole split if ``full``."""
+def evaluate(model: GroupedCNN, data: Dataset, settings: TrainSettings, full: bool,
+             precision: str = "fp32") -> Scores:
+    """Score every member on the validation slice, and on the whole split if ``full``; the forward
+    passes in the precision the members trained in."""
     model.training = False
     k = model.k
     x, y = data.val_x, data.val_y
@@ -157,7 +171,9 @@ def evaluate(model: GroupedCNN, data: Dataset, settings: TrainSettings, full: bo
         if start >= n_slice and slice_scores is None:
             slice_scores = (loss_sum / n_slice, correct / n_slice)
         xb, yb = x[start:stop], y[start:stop]
-        logits = model.forward(xb.unsqueeze(0).expand(k, *xb.shape))
+        with forward_precision(x.device, precision):
+            logits = model.forward(xb.unsqueeze(0).expand(k, *xb.shape))
+        logits = logits.float()  # a no-op in fp32; in bf16 the loss is taken in fp32
         targets = yb.unsqueeze(0).expand(k, -1)
         loss_sum += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
                                     reduction="none").view(k, -1).sum(1)
@@ -305,6 +321,7 @@ def _train_lines(lines: list[_Line], data: Dataset, settings: TrainSettings) -> 
     device = data.train_x.device
     width, batch = lines[0].head.width, lines[0].head.batch_size
     k = len(lines)
+    precision = lines[0].head.precision  # one per group (RunSpec.group_key)
     names = list(layer_shapes(width))  # the order of GroupedCNN.params
     heads = [line.head for line in lines]
     started = time.perf_counter()
@@ -364,7 +381,9 @@ def _train_lines(lines: list[_Line], data: Dataset, settings: TrainSettings) -> 
                                 for line in lines]))
     for i in range(1, steps + 1):
         idx = orders[:, (i - 1) * batch: i * batch]
-        logits = model.forward(data.train_x[idx], generator)
+        with forward_precision(device, precision):
+            logits = model.forward(data.train_x[idx], generator)
+        logits = logits.float()  # a no-op in fp32; in bf16 the loss and its gradient start in fp32
         losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), data.train_y[idx].reshape(-1),
                                  reduction="none").view(k, -1).mean(1)
         grads = torch.autograd.grad(losses.sum(), params)
@@ -389,7 +408,8 @@ def _train_lines(lines: list[_Line], data: Dataset, settings: TrainSettings) -> 
                     line.first + i, [p[j].detach().clone() for p in params], [m[j].clone() for m in adam.m],
                     [v[j].clone() for v in adam.v], recent_loss[j].clone(), generator.get_state() if k == 1 else None)
         if scoring:
-            evaluations[i] = evaluate(model, data, settings, full=any(full for _, full in scoring))
+            evaluations[i] = evaluate(model, data, settings, full=any(full for _, full in scoring),
+                                      precision=precision)
             for j, _ in scoring:
                 lines[j].seconds[lines[j].first + i] = time.perf_counter() - started
 
@@ -478,7 +498,7 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
     as there are trunks (the runner sized that group for the device).
     """
     if len({s.group_key for s in specs}) != 1:
-        raise ValueError("train_group needs specs of one width, batch size and fraction family")
+        raise ValueError("train_group needs specs of one width, batch size, fraction family and precision")
     device = data.train_x.device
     if device.type == "cpu":
         keep_freed_host_memory()
@@ -503,8 +523,8 @@ def train_unshared(specs: list[RunSpec], data: Dataset, settings: TrainSettings 
     """Every run trained from its own initialisation through its whole schedule and epochs, the
     runs of one width as members of one grouped model: no chains, no branches, no snapshots.
     The reference that ``train_group``'s sharing is tested against."""
-    if len({(s.width, s.batch_size) for s in specs}) != 1:
-        raise ValueError("train_unshared needs specs of one width and batch size")
+    if len({(s.width, s.batch_size, s.precision) for s in specs}) != 1:
+        raise ValueError("train_unshared needs specs of one width, batch size and precision")
     lines, paths = {}, {}
     for spec in dict.fromkeys(specs):
         end, marks = _scoring_steps(spec, data, settings)

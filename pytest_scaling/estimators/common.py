@@ -13,9 +13,9 @@ from pytest_scaling.errors import FitError
 from pytest_scaling.runs import fraction_family
 
 
-#: A configuration. Schedule and epochs are in it so that a table mixing protocols never averages a
-#: cooldown or multi-epoch run with a constant one-epoch run as if they were seeds of one cell.
-KEY = ("width", "fraction", "dropout", "lr_mult", "lr_scale", "batch_size", "schedule", "epochs")
+#: A configuration. Schedule, epochs and precision are in it so that a table mixing protocols or precisions
+#: never averages, say, a cooldown and a constant run as if they were seeds of one cell.
+KEY = ("width", "fraction", "dropout", "lr_mult", "lr_scale", "batch_size", "schedule", "epochs", "precision")
 
 
 PAIR_ON = ("width", "fraction", "lr_mult")

@@ -45,6 +45,7 @@ def test_claims_reach_junit_xml(project, tmp_path):
     (["--scaling-confidence=2"], "--scaling-confidence must be a number in [0.5, 1)"),
     (["--scaling-device=tpu"], "unknown device 'tpu'"),
     (["--scaling-group-size=0"], "--scaling-group-size must be a positive integer"),
+    (["--scaling-precision=fp16"], "unknown precision 'fp16'; use one of: fp32, bf16, auto"),
     (["--scaling-compare-fail=gamma:0.05"], "needs --scaling-compare"),
 ])
 def test_bad_options_are_usage_errors(project, args, fragment):

@@ -111,3 +111,29 @@ def test_budgets_say_which_protocol_runs_they_train():
         small.provides("cosine")
     with pytest.raises(UnknownBudget, match="must include constant"):
         parse_budget_line("x: parent=tiny schedules=cooldown", dict(BUILTIN_BUDGETS))
+
+
+def test_a_budget_carries_its_precision_into_every_spec():
+    budget = parse_budget_line("half: parent=tiny precision=bf16 epochs=1,2", dict(BUILTIN_BUDGETS))
+    assert {s.precision for s in budget.all_specs()} == {"bf16"} and "in bf16" in budget.describe()
+    assert {s.precision for s in BUILTIN_BUDGETS["tiny"].all_specs()} == {"fp32"}
+    with pytest.raises(UnknownBudget, match="precision"):
+        parse_budget_line("bad: parent=tiny precision=fp16", dict(BUILTIN_BUDGETS))
+
+
+def test_the_session_resolves_its_precision_once_against_its_device(monkeypatch):
+    import pytest_scaling.device as device
+    from pytest_scaling.errors import ScalingError
+    from pytest_scaling.session import ScalingOptions, ScalingSession
+
+    fp32 = ScalingSession(ScalingOptions(budget="tiny", device="cpu"))
+    assert fp32.precision == "fp32" and fp32.budget == BUILTIN_BUDGETS["tiny"]
+    bf16 = ScalingSession(ScalingOptions(budget="tiny", device="cpu", precision="bf16"))
+    assert bf16.precision == "bf16" and {s.precision for s in bf16.budget.main_specs()} == {"bf16"}
+    calls = []
+    monkeypatch.setattr(device, "native_bf16", lambda d: calls.append(d) or True)
+    auto = ScalingSession(ScalingOptions(budget="tiny", device="cpu", precision="auto"))
+    assert auto.precision == auto.precision == "bf16" and len(calls) == 1
+    assert {s.precision for s in auto.budget.sweep_specs()} == {"bf16"}
+    with pytest.raises(ScalingError, match="unknown precision"):
+        ScalingSession(ScalingOptions(budget="tiny", precision="fp16"))

@@ -40,7 +40,7 @@ def test_branches_and_continuations_share_their_trunks_chain_and_group():
 def test_csv_round_trip_with_the_protocol_columns():
     table = RunTable([result(), result(schedule="cooldown"), result(epochs=2), result(seed=1, schedule="cooldown")])
     text = table.to_csv()
-    assert text.splitlines()[0].endswith(",schedule,epochs")
+    assert text.splitlines()[0].endswith(",schedule,epochs,precision")
     back = RunTable.from_csv(text)
     assert [r.spec for r in back] == [r.spec for r in table]
     assert len(back.where(schedule="cooldown")) == 2 and back.where(epochs=2)[0].examples == 30000
@@ -48,9 +48,9 @@ def test_csv_round_trip_with_the_protocol_columns():
 
 
 def test_an_older_csv_imports_as_constant_lr_one_epoch():
-    """A runs.csv written before these columns (and before slice scores) still imports."""
+    """A runs.csv written before these columns (and before slice scores and precision) still imports."""
     table = RunTable([result(), result(seed=1)])
-    old_columns = [c for c in CSV_COLUMNS if c not in ("schedule", "epochs", "slice_loss", "slice_acc")]
+    old_columns = [c for c in CSV_COLUMNS if c not in ("schedule", "epochs", "slice_loss", "slice_acc", "precision")]
     lines = table.to_csv().splitlines()
     header = lines[0].split(",")
     keep = [header.index(c) for c in old_columns]
@@ -60,3 +60,19 @@ def test_an_older_csv_imports_as_constant_lr_one_epoch():
     back = RunTable.from_csv(buf.getvalue())
     assert [r.spec for r in back] == [r.spec for r in table]
     assert all(r.spec.schedule == "constant" and r.spec.epochs == 1 and math.isnan(r.slice_loss) for r in back)
+    assert all(r.spec.precision == "fp32" for r in back)
+
+
+def test_precision_round_trips_through_the_csv_and_is_validated():
+    table = RunTable([result(), result(precision="bf16")])
+    back = RunTable.from_csv(table.to_csv())
+    assert [r.spec for r in back] == [r.spec for r in table]
+    assert back.where(precision="bf16")[0].spec.precision == "bf16"
+    with pytest.raises(ValueError, match="unknown precision"):
+        RunSpec(width=4, fraction=0.25, seed=0, precision="fp16")
+
+
+def test_precision_separates_chains_and_groups():
+    """A bf16 trunk is not a prefix of an fp32 run, and a grouped model runs in one precision."""
+    fp32, bf16 = RunSpec(width=4, fraction=0.25, seed=0), RunSpec(width=4, fraction=0.25, seed=0, precision="bf16")
+    assert fp32.chain_key != bf16.chain_key and fp32.group_key != bf16.group_key

@@ -50,6 +50,18 @@ def test_specs_cached_before_training_protocols_keep_their_keys():
     assert len({run_key(RunSpec(width=4, fraction=0.25, seed=0, **fields), context) for fields in protocols}) == 4
 
 
+def test_an_fp32_spec_keeps_its_key_and_a_bf16_spec_gets_its_own():
+    """Precision joined the spec after runs were cached: fp32 is left out of the key (so the pinned keys
+    above hold) and bf16, whose numbers differ, is cached apart."""
+    context = Context(dataset="fashion-mnist:abc", device_kind="cpu", code_version="1", torch_version="2.14.1",
+                      settings="TrainSettings()")
+    fp32 = RunSpec(width=4, fraction=0.25, seed=0, precision="fp32")
+    bf16 = RunSpec(width=4, fraction=0.25, seed=0, precision="bf16")
+    assert "precision" not in fp32.as_dict() and bf16.as_dict()["precision"] == "bf16"
+    assert run_key(fp32, context) == "f9d721b603afb4a70b39106428aa56feed8dca6818cb20dc88931bb14630513f"
+    assert run_key(bf16, context) != run_key(fp32, context)
+
+
 def test_a_protocol_run_round_trips(cache_dir):
     store = RunStore(cache_dir).prepare()
     run = RunResult(spec=RunSpec(width=4, fraction=0.25, seed=0, schedule="cooldown", epochs=2), params=4266,

@@ -117,6 +117,37 @@ def test_mixed_shapes_are_refused(fake_dataset):
         train_group([spec(width=2), spec(width=3)], fake_dataset)
     with pytest.raises(ValueError, match="fraction family"):
         train_group([spec(fraction=0.5), spec(fraction=0.75)], fake_dataset)
+    with pytest.raises(ValueError, match="precision"):
+        train_group([spec(), spec(seed=1, precision="bf16")], fake_dataset)
+
+
+def test_a_bf16_run_trains_close_to_but_not_as_the_fp32_run(fake_dataset):
+    """bf16 autocast changes the forward arithmetic only: the loss stays finite and near fp32's, but the
+    numbers are not fp32's (so the run must not share its cache key). Weights and Adam stay fp32."""
+    (fp32,) = train_group([spec(fraction=1.0)], fake_dataset)
+    (bf16,) = train_group([spec(fraction=1.0, precision="bf16")], fake_dataset)
+    assert not bf16.diverged and math.isfinite(bf16.val_loss) and math.isfinite(bf16.slice_loss)
+    assert bf16.val_loss == pytest.approx(fp32.val_loss, rel=0.05)
+    assert bf16.val_loss != fp32.val_loss
+    assert [c.examples for c in bf16.checkpoints] == [c.examples for c in fp32.checkpoints]
+    (again,) = train_group([spec(fraction=1.0, precision="bf16")], fake_dataset)
+    assert timeless(again) == timeless(bf16)  # deterministic on CPU in bf16 too
+
+
+def test_fp32_runs_outside_autocast(fake_dataset, monkeypatch):
+    """fp32 keeps today's arithmetic to the bit because no autocast context is entered at all."""
+    entered = []
+    real = torch.autocast
+
+    def spy(*args, **kwargs):
+        entered.append(kwargs.get("dtype"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "autocast", spy)
+    train_group([spec(fraction=0.25)], fake_dataset)
+    assert entered == []
+    train_group([spec(fraction=0.25, precision="bf16")], fake_dataset)
+    assert entered and set(entered) == {torch.bfloat16}
 
 
 @pytest.mark.parametrize("chunk_images", [7, 50])  # 7 does not divide the 50-image slice
