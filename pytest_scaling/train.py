@@ -188,7 +188,6 @@ def _chunks(start: int, stop: int, size: int) -> list[tuple[int, int]]:
     return [(i, min(i + size, stop)) for i in range(start, stop, size)]
 
 
-
 def _epoch_steps(data: Dataset, spec: RunSpec) -> int:
     return data.subset_size(spec.fraction, spec.batch_size) // spec.batch_size
 

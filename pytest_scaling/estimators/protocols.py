@@ -225,6 +225,7 @@ def _repetition_estimate(runs, statistic, quantity: str, *, n_resamples: int, se
     details = {"effective_data": {f"width {w:g}, fraction {f:g}, {e} epochs": float(v)
                                   for (_, w, f, e), v in zip(layout["repeated"], ratio[0])},
                "extrapolated_cells": int(extrapolated.sum()), "repeated_cells": len(layout["repeated"]),
+               "most_epochs": max(e for *_, e in layout["repeated"]),
                "past_one_epoch": reach_past_one_epoch(runs)}
     if extra_details:
         details.update(extra_details)
@@ -235,13 +236,9 @@ def repetition_r_star(runs, *, n_resamples: int = 1000, seed: int = 0, scheme: s
     """R* of D' = U + U·R*·(1 − e^(−R/R*)), from every repeated cell. When the longest runs show too
     little decay to bound R* above (≥ 2.5% of resamples at the fit grid's top), the estimate is flagged
     and says how many epochs would resolve it."""
-    reps = None
-
     def statistic(M, cells, layout):
-        nonlocal reps
         ratio, _ = effective_data_ratio(M, cells, layout)
-        reps = np.array([e - 1.0 for *_, e in layout["repeated"]])
-        return fit_r_star(ratio, reps)
+        return fit_r_star(ratio, np.array([e - 1.0 for *_, e in layout["repeated"]]))
 
     est = _repetition_estimate(runs, statistic, "R* in D' = U + U·R*·(1 − e^(−R/R*))",
                                n_resamples=n_resamples, seed=seed, scheme=scheme)
@@ -249,7 +246,7 @@ def repetition_r_star(runs, *, n_resamples: int = 1000, seed: int = 0, scheme: s
     details = {**est.details, "unbounded_resamples": unbounded}
     if unbounded < 0.025:
         return dataclasses.replace(est, details=details)
-    most = int(reps.max()) + 1
+    most = est.details["most_epochs"]
     return dataclasses.replace(
         est, details=details,
         reason=(f"R* is not bounded above: {unbounded:.0%} of resamples see no decay in the worth of "

@@ -3,20 +3,13 @@ nothing wider than a 1280-px window."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-_SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "render_report.py"
-_spec = importlib.util.spec_from_file_location("render_report", _SCRIPT)
-render_report = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(render_report)
+import conftest as repo_conftest
 
-CHROMIUM = render_report.find_chromium()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no chromium/chrome on PATH (apt-get install chromium) to screenshot index.html"
-)
+render_report = repo_conftest.render_report()
+CHROMIUM = repo_conftest.chromium_path()
+pytestmark = pytest.mark.browser  # skipped, with the reason, where no Chromium is on PATH (conftest.py)
 
 
 def test_index_html_renders_with_verdict_colours_and_plots(tmp_path):
