@@ -1,12 +1,13 @@
-"""One command for a CUDA machine: does the GPU path train the ``tiny`` budget fast, and does bf16 move
-the estimates?
+"""One command for a CUDA machine: does the GPU path train the ``tiny`` budget fast, and do its
+estimates agree with CPU fp32 runs of the same specs?
 
-Trains ``tiny`` twice on CUDA with the GPU defaults (default group sizes), each into its own temporary
-cache: once with ``--scaling-precision=auto`` (bf16 on Ampere and later), once in fp32. Then prints
-the frontier slope and the IsoFLOP γ (``window="auto"``) of both side by side with their intervals
-and whether each pair's intervals overlap, and each training's runs/s and GFLOP/s (the runs' training
-FLOPs over wall seconds; shorter runs of a chain come free, so this is the grid's rate, not the
-device's). Without CUDA it says so in one line and exits 0: there is nothing to check.
+Trains ``tiny`` on CUDA with the GPU defaults (``--scaling-precision=auto``, so bf16 from Ampere on,
+and the default group sizes), then the same specs on the CPU in fp32 (one single-threaded worker
+per core), each into its own temporary cache. Prints each training's runs/s and GFLOP/s (training
+FLOPs spent over wall seconds) and, on the runs without dropout, the frontier slope and the
+IsoFLOP γ (``window="auto"``) of both with their intervals, whether the intervals overlap, and the
+paired difference CUDA − CPU (the same seeds: same initialisation and data order). Exits 1 when a
+pair of intervals does not overlap. Without CUDA it says so in one line and exits 0.
 
     python benchmarks/gpu_check.py [--budget tiny] [--dataset auto] [--data-dir DIR]
 """
@@ -21,48 +22,63 @@ import time
 import torch
 
 NO_CUDA = "no CUDA device is present (torch.cuda.is_available() is False): nothing to check on this machine"
+ESTIMATES = ("frontier_slope", "compute_optimal_exponent")
 
 
-def train(budget: str, precision: str, dataset: str, data_dir: str | None, cache_dir: str):
-    """Train the budget as the plugin would (ScalingSession, executor auto); the table and wall seconds."""
+def train(budget: str, defines: list[str], device: str, precision: str, dataset: str, data_dir: str | None,
+          cache_dir: str):
+    """Train the budget as the plugin would (ScalingSession, executor auto); the session, its main grid
+    without dropout, the wall seconds and the training FLOPs spent."""
+    from pytest_scaling.device import synchronize
     from pytest_scaling.session import ScalingOptions, ScalingSession
 
-    session = ScalingSession(ScalingOptions(budget=budget, dataset=dataset, data_dir=data_dir, device="cuda",
-                                            cache_dir=cache_dir, precision=precision))
+    session = ScalingSession(ScalingOptions(budget=budget, budget_lines=tuple(defines), dataset=dataset,
+                                            data_dir=data_dir, device=device, cache_dir=cache_dir,
+                                            precision=precision))
     session.progress_line = lambda line: print(f"  {line}", file=sys.stderr, flush=True)
     session.prepare()
+    session.runner.data  # noqa: B018 - load the dataset outside the timed region
     started = time.perf_counter()
     try:
         table = session.runs(session.budget.all_specs())
-        torch.cuda.synchronize()
+        synchronize(session.device)
+        seconds = time.perf_counter() - started
+        grid = session.main_grid(dropout=0.0)  # from the cache, before it is deleted
     finally:
         session.close()
-    return session, table, time.perf_counter() - started
+    return session, table, grid, seconds, session.stats().get("spent_flops", 0.0)
 
 
-def estimates(session) -> dict[str, object]:
-    """Frontier slope and IsoFLOP γ on the main grid (constant LR, one epoch), or the FitError's text."""
+def estimate(runs, name: str):
+    """One estimate on ``runs`` (``window="auto"``), or the FitError's text."""
     from pytest_scaling.analysis import compute_optimal_exponent, frontier_slope
     from pytest_scaling.errors import FitError
 
-    runs = session.main_grid()
-    out = {}
-    for name, estimate in (("frontier slope", lambda: frontier_slope(runs, window="auto")),
-                           ("IsoFLOP gamma", lambda: compute_optimal_exponent(runs, approach="isoflop",
-                                                                              window="auto"))):
-        try:
-            out[name] = estimate()
-        except FitError as error:
-            out[name] = f"FitError: {error}"
-    return out
+    try:
+        if name == "frontier_slope":
+            return frontier_slope(runs, window="auto")
+        return compute_optimal_exponent(runs, approach="isoflop", window="auto")
+    except FitError as error:
+        return f"cannot decide: {error}"
 
 
-def describe(estimate) -> str:
-    if isinstance(estimate, str):
-        return estimate
-    lo, hi = estimate.ci()
-    flag = f" (unreliable: {estimate.reason})" if estimate.reason else ""
-    return f"{estimate.value:+.4f} [{lo:+.4f}, {hi:+.4f}]{flag}"
+def paired(gpu_runs, cpu_runs, name: str):
+    from pytest_scaling.analysis import paired_difference
+    from pytest_scaling.errors import FitError
+
+    try:
+        kw = {"approach": "isoflop"} if name == "compute_optimal_exponent" else {}
+        return paired_difference(gpu_runs, cpu_runs, name, window="auto", **kw)
+    except FitError as error:
+        return f"cannot decide: {error}"
+
+
+def describe(est) -> str:
+    if isinstance(est, str):
+        return est
+    lo, hi = est.ci()
+    flag = f" (unreliable: {est.reason})" if est.reason else ""
+    return f"{est.value:+.4f} [{lo:+.4f}, {hi:+.4f}]{flag}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,30 +86,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget", default="tiny")
     parser.add_argument("--dataset", default="auto")
     parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--define", action="append", default=[], help="a budget line, as in scaling_budgets")
+    parser.add_argument("--device", default="cuda", help="the device checked against the CPU (tests pass cpu)")
     args = parser.parse_args(argv)
-    if not torch.cuda.is_available():
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
         print(NO_CUDA)
         return 0
 
     results = {}
-    for label, precision in (("auto", "auto"), ("fp32", "fp32")):
+    for label, device, precision in (("cuda", args.device, "auto"), ("cpu", "cpu", "fp32")):
         with tempfile.TemporaryDirectory(prefix=f"gpu-check-{label}-") as cache:
-            session, table, seconds = train(args.budget, precision, args.dataset, args.data_dir, cache)
-            results[label] = (session.precision, table, seconds, estimates(session))
-    print(f"{args.budget} on {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
-    for label, (precision, table, seconds, _) in results.items():
-        flops = float(table.column("flops").sum())
-        print(f"  precision {label} → {precision}: {len(table)} runs in {seconds:.1f} s = "
-              f"{len(table) / seconds:.2f} runs/s, {flops / seconds / 1e9:.1f} GFLOP/s "
-              f"({len(table.usable())} usable)")
-    auto, fp32 = results["auto"][3], results["fp32"][3]
-    for name in auto:
-        a, b = auto[name], fp32[name]
-        print(f"  {name}: {results['auto'][0]} {describe(a)} | fp32 {describe(b)}")
-        if not isinstance(a, str) and not isinstance(b, str):
-            (alo, ahi), (blo, bhi) = a.ci(), b.ci()
-            print(f"    intervals overlap: {'yes' if alo <= bhi and blo <= ahi else 'NO'}")
-    return 0
+            results[label] = train(args.budget, args.define, device, precision, args.dataset, args.data_dir, cache)
+    print(f"{args.budget} on {results['cuda'][0].hardware()} against the CPU, torch {torch.__version__}")
+    for session, table, _grid, seconds, flops in results.values():
+        print(f"  {session.hardware()} · {session.precision}: {len(table)} runs in {seconds:.1f} s = "
+              f"{len(table) / seconds:.2f} runs/s, {flops / seconds / 1e9:.1f} GFLOP/s ({len(table.usable())} usable)")
+    grids = {label: result[2] for label, result in results.items()}
+    agree = True
+    for name in ESTIMATES:
+        gpu, cpu = estimate(grids["cuda"], name), estimate(grids["cpu"], name)
+        print(f"  {name}: cuda {describe(gpu)} | cpu fp32 {describe(cpu)}")
+        if not isinstance(gpu, str) and not isinstance(cpu, str):
+            (glo, ghi), (clo, chi) = gpu.ci(), cpu.ci()
+            overlap = glo <= chi and clo <= ghi
+            agree &= overlap
+            print(f"    intervals overlap: {'yes' if overlap else 'NO'}; "
+                  f"paired cuda − cpu: {describe(paired(grids['cuda'], grids['cpu'], name))}")
+    return 0 if agree else 1
 
 
 if __name__ == "__main__":

@@ -5,10 +5,14 @@ Each configuration trains every run of the budget into its own empty cache:
                one width grouped (K chosen per device and width)
   unbatched    the same, one chain per model (--scaling-group-size=1)
   one-process  this process on all torch threads, grouped (--scaling-executor=local)
-Prints wall time, achieved GFLOP/s and its fraction of a measured matmul peak;
-the last line is the fastest configuration's wall time.
+Each runs in every precision asked for (``auto``: what ``--scaling-precision=auto`` picks here).
+Prints wall time, achieved training GFLOP/s and its fraction of a matmul peak measured in this
+run in the same precision, as our bf16 computes it (autocast on bf16 hardware, fp32 kernels on
+rounded operands elsewhere: precision.py); the last line per precision is the fastest
+configuration's wall time.
 
     python benchmarks/grid_speed.py --budget small [--configs batched,unbatched,one-process]
+                                    [--precisions auto]
 """
 
 from __future__ import annotations
@@ -29,13 +33,22 @@ CONFIGS = {
 }
 
 
-def matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
+def matmul_peak_gflops(precision: str = "fp32", threads: int | None = None, n: int = 2048, repeats: int = 10) -> float:
+    """GFLOP/s of an n×n matmul in ``precision`` as training computes it, on ``threads`` (default: all)."""
+    from pytest_scaling.precision import forward_precision
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
     a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    started = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * n ** 3 * repeats / (time.perf_counter() - started) / 1e9
+    try:
+        with forward_precision(torch.device("cpu"), precision):
+            a @ b
+            started = time.perf_counter()
+            for _ in range(repeats):
+                a @ b
+            return 2 * n ** 3 * repeats / (time.perf_counter() - started) / 1e9
+    finally:
+        torch.set_num_threads(before)
 
 
 def main() -> None:
@@ -44,28 +57,38 @@ def main() -> None:
     parser.add_argument("--define", action="append", default=[], help="a budget line, as in scaling_budgets")
     parser.add_argument("--configs", default="batched,unbatched,one-process")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precisions", default="auto", help="fp32, bf16 and/or auto, comma-separated")
     args = parser.parse_args()
-    peak = matmul_peak_gflops()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, "
-          f"matmul peak {peak:.0f} GFLOP/s")
-    best = None
-    for name in args.configs.split(","):
-        with tempfile.TemporaryDirectory(prefix="grid-speed-") as cache:
-            session = ScalingSession(ScalingOptions(budget=args.budget, budget_lines=tuple(args.define),
-                                                    device=args.device, cache_dir=cache, **CONFIGS[name]))
-            specs = session.budget.all_specs()
-            session.prepare()
-            session.runner.data  # noqa: B018 - load the dataset outside the timed region
-            started = time.perf_counter()
-            table = session.runs(specs)
-            wall = time.perf_counter() - started
-            session.close()
-            flops = session.stats()["spent_flops"]
-            # Training FLOPs actually spent (a chain's shorter runs are free); evaluation is extra work on top.
-            print(f"{name:11s} {len(table)} runs in {wall / 60:5.2f} min: {flops / wall / 1e9:5.1f} GFLOP/s "
-                  f"= {flops / wall / 1e9 / peak:4.0%} of peak", flush=True)
-            best = wall if best is None else min(best, wall)
-    print(f"{args.budget}_grid_minutes: {best / 60:.1f}")
+    from pytest_scaling.device import native_bf16, resolve_device
+    from pytest_scaling.precision import resolve_precision
+
+    device = resolve_device(args.device)
+    precisions = list(dict.fromkeys(resolve_precision(p, device) for p in args.precisions.split(",")))
+    peaks = {p: matmul_peak_gflops(p) for p in precisions}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, bf16 "
+          f"{'native' if native_bf16(device) else 'rounded (no bf16 hardware)'}; matmul peak "
+          + ", ".join(f"{p} {peak:.0f} GFLOP/s" for p, peak in peaks.items()))
+    for precision in precisions:
+        best = None
+        for name in args.configs.split(","):
+            with tempfile.TemporaryDirectory(prefix="grid-speed-") as cache:
+                session = ScalingSession(ScalingOptions(budget=args.budget, budget_lines=tuple(args.define),
+                                                        device=args.device, cache_dir=cache, precision=precision,
+                                                        **CONFIGS[name]))
+                specs = session.budget.all_specs()
+                session.prepare()
+                session.runner.data  # noqa: B018 - load the dataset outside the timed region
+                started = time.perf_counter()
+                table = session.runs(specs)
+                wall = time.perf_counter() - started
+                session.close()
+                flops = session.stats()["spent_flops"]
+                # Training FLOPs actually spent (a chain's shorter runs are free); evaluation is extra work on top.
+                print(f"{precision} {name:11s} {len(table)} runs in {wall / 60:5.2f} min: "
+                      f"{flops / wall / 1e9:5.1f} GFLOP/s = {flops / wall / 1e9 / peaks[precision]:4.0%} of peak",
+                      flush=True)
+                best = wall if best is None else min(best, wall)
+        print(f"{args.budget}_grid_minutes[{precision}]: {best / 60:.1f}")
 
 
 if __name__ == "__main__":

@@ -151,11 +151,16 @@ def check_screenshot(png: Path) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out_dir", nargs="?", help="where the report goes (default: a new temporary directory)")
+    args = parser.parse_args(argv)
     chromium = find_chromium()
     if chromium is None:
         print("chromium not found; install it (e.g. apt-get install chromium)", file=sys.stderr)
         return 2
-    out = Path(argv[0]) if argv else Path(tempfile.mkdtemp(prefix="scaling-report-"))
+    out = Path(args.out_dir) if args.out_dir else Path(tempfile.mkdtemp(prefix="scaling-report-"))
     t0 = time.perf_counter()
     index = build_synthetic_report(out, wide=True)
     t1 = time.perf_counter()

@@ -7,9 +7,10 @@ backward alone (mkldnn's ``conv2d``, the step's one big kernel; the first conv i
 thin matmul on one input channel). Then it adds up the budget's chains: the training
 time the measured steps predict on ``--cores`` workers, against the floor set by
 the second convolution alone. Scoring (forward passes over the validation split)
-is left out of both.
+is left out of both. ``--precision bf16`` times both in bf16 as training computes it
+(precision.py: autocast on bf16 hardware, fp32 kernels on rounded operands elsewhere).
 
-    python benchmarks/step_profile.py [--budget small] [--cores 2]
+    python benchmarks/step_profile.py [--budget small] [--cores 2] [--precision fp32]
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from pytest_scaling.budgets import get_budget
 from pytest_scaling.data import load_dataset, resolve_dataset
 from pytest_scaling.device import keep_freed_host_memory
 from pytest_scaling.models import GroupedCNN, init_member
-from pytest_scaling.train import TrainSettings, _Adam, _run_steps
+from pytest_scaling.precision import forward_precision, resolve_precision
+from pytest_scaling.train import TrainSettings, _Adam, _epoch_steps
 
 BATCH = 64
 
@@ -43,7 +45,10 @@ def best_ms(fn, repeats: int = 3, steps: int = 20) -> float:
     return min(rounds)
 
 
-def step_ms(width: int, dropout: float) -> float:
+CPU = torch.device("cpu")
+
+
+def step_ms(width: int, dropout: float, precision: str) -> float:
     model = GroupedCNN(width, [init_member(width, 0)], torch.tensor([dropout]), torch.device("cpu"))
     params = model.parameters()
     adam = _Adam(params, [torch.full_like(p, 1e-3) for p in params], TrainSettings())
@@ -51,24 +56,33 @@ def step_ms(width: int, dropout: float) -> float:
     generator = torch.Generator().manual_seed(0)
 
     def step():
-        loss = F.cross_entropy(model.forward(x, generator)[0], y)
+        with forward_precision(CPU, precision):
+            logits = model.forward(x, generator)[0]
+        loss = F.cross_entropy(logits.float(), y)
         adam.step(list(torch.autograd.grad(loss, params)))
     return best_ms(step)
 
 
-def conv2_ms(width: int) -> float:
+def conv2_ms(width: int, precision: str) -> float:
     h = torch.randn(BATCH, width, 14, 14, requires_grad=True)
     weight = torch.randn(2 * width, width, 3, 3, requires_grad=True)
     bias = torch.randn(2 * width, requires_grad=True)
     grad = torch.randn(BATCH, 2 * width, 14, 14)
-    return best_ms(lambda: torch.autograd.grad(F.conv2d(h, weight, bias, padding=1), (h, weight, bias), grad))
+
+    def forward_backward():
+        with forward_precision(CPU, precision):
+            out = F.conv2d(h, weight, bias, padding=1)
+        return torch.autograd.grad(out, (h, weight, bias), grad.to(out.dtype))
+    return best_ms(forward_backward)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", default="small")
     parser.add_argument("--cores", type=int, default=2, help="grid workers the totals are divided by")
+    parser.add_argument("--precision", default="fp32", help="fp32, bf16 or auto")
     args = parser.parse_args()
+    precision = resolve_precision(args.precision, CPU)
     torch.set_num_threads(1)
     keep_freed_host_memory()
     budget = get_budget(args.budget)
@@ -77,13 +91,14 @@ def main() -> None:
     longest = {spec.chain_key: spec for spec in sorted(budget.all_specs(), key=lambda s: s.fraction)}
     chain_steps: Counter = Counter()
     for spec in longest.values():
-        chain_steps[(spec.width, spec.dropout > 0)] += _run_steps(data, spec.fraction, spec.batch_size)
+        chain_steps[(spec.width, spec.dropout > 0)] += _epoch_steps(data, spec) * spec.epochs
 
-    print(f"torch {torch.__version__}, 1 thread, batch {BATCH}; ms per training step")
+    print(f"torch {torch.__version__}, 1 thread, batch {BATCH}, {precision}; ms per training step")
     print(f"{'width':>5} {'step':>7} {'+dropout':>8} {'conv2':>7} {'conv2 share':>11}")
     predicted = floor = 0.0
     for width in sorted({w for w, _ in chain_steps}):
-        plain, dropped, conv = step_ms(width, 0.0), step_ms(width, 0.2), conv2_ms(width)
+        plain, dropped = step_ms(width, 0.0, precision), step_ms(width, 0.2, precision)
+        conv = conv2_ms(width, precision)
         print(f"{width:5d} {plain:7.2f} {dropped:8.2f} {conv:7.2f} {conv / plain:11.0%}", flush=True)
         for with_dropout, ms in ((False, plain), (True, dropped)):
             predicted += chain_steps[(width, with_dropout)] * ms / 1e3

@@ -43,6 +43,9 @@ class Budget:
     #: Every run's forward-pass precision. A session sets it from --scaling-precision on an fp32 budget;
     #: a budget line's ``precision=bf16`` keeps its own.
     precision: str = "fp32"
+    #: Other precisions the main grid's constant one-epoch runs are trained in as well, for the claim that
+    #: precision does not move the estimates; every other claim reads the runs in ``precision``.
+    compare_precisions: tuple[str, ...] = ()
 
     def main_specs(self) -> list[RunSpec]:
         """Every run but the LR sweep's: widths × fractions × seeds × dropouts × schedules, then the
@@ -51,7 +54,14 @@ class Budget:
                          batch_size=self.batch_size, schedule=schedule, precision=self.precision)
                  for w, f, s, p, schedule in itertools.product(self.widths, self.fractions, self.seeds, self.dropouts,
                                                                self.schedules)]
-        return list(dict.fromkeys(specs + self.epoch_specs()))
+        return list(dict.fromkeys(specs + self.epoch_specs() + self.precision_specs()))
+
+    def precision_specs(self) -> list[RunSpec]:
+        """The single-run protocol's grid again in each of ``compare_precisions``."""
+        return [RunSpec(width=w, fraction=f, seed=s, dropout=p, lr_mult=1.0, lr_scale=self.lr_scale,
+                        batch_size=self.batch_size, precision=precision)
+                for precision in self.compare_precisions if precision != self.precision
+                for w, f, s, p in itertools.product(self.widths, self.fractions, self.seeds, self.dropouts)]
 
     def epoch_specs(self) -> list[RunSpec]:
         """The epochs sub-grid: E passes over each fraction, constant LR (a run of E+1 epochs continues
@@ -73,12 +83,15 @@ class Budget:
         return sorted(set(self.main_specs()) | set(self.sweep_specs()))
 
     def provides(self, protocol: str) -> bool:
-        """Whether this budget trains the runs a protocol claim needs: ``cooldown`` or ``epochs`` (> 1)."""
+        """Whether this budget trains the runs a protocol claim needs: ``cooldown``, ``epochs`` (> 1) or
+        ``precision`` (the main grid in both fp32 and bf16)."""
         if protocol == "cooldown":
             return "cooldown" in self.schedules
         if protocol == "epochs":
             return max(self.epochs) > 1
-        raise ValueError(f"unknown protocol {protocol!r}; protocols are cooldown, epochs")
+        if protocol == "precision":
+            return {"fp32", "bf16"} <= {self.precision, *self.compare_precisions}
+        raise ValueError(f"unknown protocol {protocol!r}; protocols are {', '.join(PROTOCOL_BUDGETS)}")
 
     def describe(self) -> str:
         protocols = "" if self.schedules == ("constant",) else f" × schedules {','.join(self.schedules)}"
@@ -87,12 +100,20 @@ class Budget:
                           f"fractions {_fmt_fractions(self.epoch_fractions or self.fractions)}")
         if self.precision != "fp32":
             protocols += f" in {self.precision}"
+        if self.precision_specs():
+            protocols += f", again in {','.join(p for p in self.compare_precisions if p != self.precision)}"
         return (f"{self.name}: widths {_fmt(self.widths)} × fractions {_fmt_fractions(self.fractions)} × "
                 f"seeds {len(self.seeds)} × dropout {_fmt(self.dropouts)}{protocols} = {len(self.main_specs())} runs; "
                 f"LR sweep widths {_fmt(self.sweep_widths)} × ×{_fmt_fractions(self.sweep_mults)} × "
                 f"seeds {len(self.sweep_seeds)} at fraction {_fmt_fractions((self.sweep_fraction,))} "
                 f"= {len(self.sweep_specs())} runs")
 
+
+#: For each protocol a claim may need (``scaling_needs``): the built-in budget that trains it, and the
+#: budget-line keys that add it to another budget.
+PROTOCOL_BUDGETS = {"cooldown": ("protocols", "schedules=constant,cooldown"),
+                    "epochs": ("protocols", "epochs=1,2,4,8"),
+                    "precision": ("precision", "compare_precisions=fp32,bf16")}
 
 #: Seeds past which "more seeds" is not a practical prescription.
 PRACTICAL_SEEDS = 20
@@ -155,12 +176,18 @@ BUILTIN_BUDGETS: dict[str, Budget] = {
                dropouts=(0.0,), schedules=("constant", "cooldown"), epochs=(1, 2, 4, 8), epoch_widths=(4, 11),
                epoch_fractions=(1 / 32, 1 / 8), sweep_widths=(4, 11, 32), sweep_fraction=1 / 8, sweep_seeds=(0, 1),
                description="training protocols: constant LR vs cooldown, and repeated epochs"),
+        # Issue #16: does bf16 move the estimates? `protocols`' main grid without its protocols (its constant
+        # fp32 runs are these, same cache keys) in both precisions, whichever the session's is: each bf16 run
+        # is paired with the fp32 run of the same initialisation and data order.
+        Budget("precision", widths=(1, 2, 3, 4, 6, 8, 11, 16), fractions=_halvings(6), seeds=(0, 1, 2),
+               dropouts=(0.0,), compare_precisions=("fp32", "bf16"), sweep_widths=(4, 11, 32), sweep_fraction=1 / 8,
+               sweep_seeds=(0, 1), description="precision: the main grid in fp32 and in bf16"),
     )
 }
 
 _TUPLE_FIELDS = {"widths": int, "fractions": float, "seeds": int, "dropouts": float, "sweep_widths": int,
                  "sweep_mults": float, "sweep_seeds": int, "schedules": str, "epochs": int, "epoch_widths": int,
-                 "epoch_fractions": float}
+                 "epoch_fractions": float, "compare_precisions": str}
 _SCALAR_FIELDS = {"sweep_fraction": float, "lr_scale": float, "batch_size": int, "description": str,
                   "precision": str}
 
@@ -221,8 +248,9 @@ def _validate(b: Budget) -> None:
     if "constant" not in b.schedules:
         raise UnknownBudget(f"budget {b.name!r}: schedules must include constant (every claim but the protocol "
                             f"claims reads the constant-LR runs, and a cooldown is measured against them)")
-    if b.precision not in PRECISIONS:
-        raise UnknownBudget(f"budget {b.name!r}: precision must be one of {', '.join(PRECISIONS)}")
+    if b.precision not in PRECISIONS or any(p not in PRECISIONS for p in b.compare_precisions):
+        raise UnknownBudget(f"budget {b.name!r}: precision and compare_precisions must be among "
+                            f"{', '.join(PRECISIONS)}")
     if not b.epochs or any(e < 1 for e in b.epochs) or any(not 0 < f <= 1 for f in b.epoch_fractions) \
             or any(w < 1 for w in b.epoch_widths):
         raise UnknownBudget(f"budget {b.name!r}: epochs must be integers ≥ 1, epoch_widths positive, "

@@ -11,7 +11,6 @@ import torch
 from pytest_scaling.errors import DeviceUnavailable
 
 DEVICE_CHOICES = "auto, cpu, cuda, cuda:N, mps"
-PRECISION_CHOICES = ("fp32", "bf16", "auto")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -76,7 +75,7 @@ def default_group_size(device: torch.device, width: int) -> int:
 
 def native_bf16(device: torch.device) -> bool:
     """Whether the device computes bf16 in hardware. Where it does not (pre-Ampere GPUs, CPUs without
-    AVX512-BF16 or AMX) autocast still runs, emulated: slower than fp32 and no more informative."""
+    AVX512-BF16 or AMX) torch's bf16 kernels are emulated, many times slower than fp32; see precision.py."""
     if device.type == "cuda":
         return torch.cuda.get_device_capability(device) >= (8, 0)
     if device.type != "cpu":
@@ -99,17 +98,6 @@ def _cpu_has_bf16_flags() -> bool:
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_precision(option: str, device: torch.device) -> str:
-    """Turn ``--scaling-precision`` into ``fp32`` or ``bf16`` for this device: ``auto`` takes bf16 only
-    where the device computes it natively, since emulated bf16 buys nothing."""
-    name = (option or "fp32").strip().lower()
-    if name == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
-    if name in ("fp32", "bf16"):
-        return name
-    raise ValueError(f"unknown precision {option!r}; use one of: {', '.join(PRECISION_CHOICES)}")
 
 
 def synchronize(device: torch.device) -> None:

@@ -289,6 +289,8 @@ def _budget_provides(item: pytest.Item, budget) -> bool:
     """False, with a skip marker naming the budget that has them, when the claim needs protocol runs
     (``@pytest.mark.scaling_needs("cooldown")``) this budget does not train; such a claim is then no
     member of the family-wise correction's family."""
+    from pytest_scaling.budgets import PROTOCOL_BUDGETS
+
     for marker in item.iter_markers("scaling_needs"):
         protocol = marker.args[0] if marker.args else ""
         try:
@@ -296,10 +298,10 @@ def _budget_provides(item: pytest.Item, budget) -> bool:
         except ValueError as error:
             raise pytest.UsageError(f"{item.nodeid}: scaling_needs: {error}") from None
         if not provided:
+            builtin, keys = PROTOCOL_BUDGETS[protocol]
             item.add_marker(pytest.mark.skip(
                 reason=f"budget {budget.name!r} trains no {protocol} runs; this claim needs "
-                       f"--scaling-budget=protocols (or a budget line with "
-                       f"{'schedules=constant,cooldown' if protocol == 'cooldown' else 'epochs=1,2,4,8'})"))
+                       f"--scaling-budget={builtin} (or a budget line with {keys})"))
             return False
     return True
 
@@ -386,11 +388,13 @@ class ScalingGrid:
     def budget(self):
         return self._session.budget
 
-    def __call__(self, dropout=None, widths=None, fractions=None, seeds=None, schedule="constant", epochs=1):
-        """Runs of the main grid; by default constant LR and one epoch. ``schedule="cooldown"`` or
-        ``epochs=4`` select a protocol the budget trains; None keeps them all."""
-        table = self._checked(lambda: self._session.main_grid(dropout, widths, fractions, seeds, schedule, epochs))
-        return table
+    def __call__(self, dropout=None, widths=None, fractions=None, seeds=None, schedule="constant", epochs=1,
+                 precision=None):
+        """Runs of the main grid; by default constant LR, one epoch, the session's precision.
+        ``schedule="cooldown"``, ``epochs=4`` or ``precision="bf16"`` select a protocol the budget trains;
+        None keeps them all (for precision: the session's)."""
+        return self._checked(lambda: self._session.main_grid(dropout, widths, fractions, seeds, schedule, epochs,
+                                                             precision))
 
     def lr_sweep(self, widths=None):
         return self._checked(lambda: self._session.lr_sweep(widths))

@@ -46,7 +46,7 @@ class ScalingSession:
     _imported: RunTable | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
-        from pytest_scaling.device import PRECISION_CHOICES
+        from pytest_scaling.precision import PRECISION_CHOICES
         from pytest_scaling.errors import ScalingError
 
         self._budget = get_budget(self.options.budget, list(self.options.budget_lines))
@@ -142,7 +142,7 @@ class ScalingSession:
         if self._budget.precision != "fp32":
             return self._budget.precision
         if self._precision is None:
-            from pytest_scaling.device import resolve_precision
+            from pytest_scaling.precision import resolve_precision
 
             option = (self.options.precision or "fp32").strip().lower()
             self._precision = option if option != "auto" else resolve_precision(option, self.device)
@@ -232,16 +232,17 @@ class ScalingSession:
         return self.runner.ensure(specs)
 
     def main_grid(self, dropout=None, widths=None, fractions=None, seeds=None, schedule="constant",
-                  epochs=1) -> RunTable:
+                  epochs=1, precision=None) -> RunTable:
         """A slice of the budget's main grid; the first call trains the whole main grid (one union).
 
-        By default the single-run protocol (constant LR, one epoch), which every claim but the protocol
-        claims measures; ``schedule``/``epochs`` None keep every protocol."""
+        By default the single-run protocol (constant LR, one epoch) in the session's precision, which
+        every claim but the protocol claims measures; ``schedule``/``epochs`` None keep every protocol,
+        ``precision`` picks one of the budget's ``compare_precisions``."""
         table = self.runs(self.budget.main_specs())
         filters = {k: v for k, v in
                    {"dropout": dropout, "width": widths, "fraction": fractions, "seed": seeds, "schedule": schedule,
-                    "epochs": epochs}.items() if v is not None}
-        return table.where(**filters) if filters else table
+                    "epochs": epochs, "precision": precision or self.precision}.items() if v is not None}
+        return table.where(**filters)
 
     def lr_sweep(self, widths=None) -> RunTable:
         table = self.runs(self.budget.sweep_specs())

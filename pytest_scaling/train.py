@@ -35,7 +35,6 @@ distribution.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections import Counter
@@ -48,6 +47,7 @@ from pytest_scaling.data import Dataset
 from pytest_scaling.device import activation_chunk_bytes, default_group_size, keep_freed_host_memory, synchronize
 from pytest_scaling.models import (IMAGE_SIDE, GroupedCNN, count_params, fan_in, forward_flops_per_example,
                                    init_member, layer_shapes)
+from pytest_scaling.precision import forward_precision
 from pytest_scaling.runs import Checkpoint, RunResult, RunSpec
 
 #: Bumped whenever a change here or in models.py changes results; part of every cache key.
@@ -131,17 +131,6 @@ class Scores:
     slice_acc: torch.Tensor
     full_loss: torch.Tensor | None = None
     full_acc: torch.Tensor | None = None
-
-
-def forward_precision(device: torch.device, precision: str):
-    """The context a forward pass runs in: none for fp32 (today's arithmetic, to the bit), bf16 autocast
-    otherwise. Only the forward pass: weights, gradients, Adam's state and the loss stay fp32, so bf16
-    changes the arithmetic of the matmuls and convolutions and nothing that accumulates across steps."""
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    raise ValueError(f"unknown precision {precision!r}")
 
 
 def eval_chunk_size(model: GroupedCNN, settings: TrainSettings, device: torch.device) -> int:

@@ -137,6 +137,9 @@ def write_report(directory: str | Path, records: Iterable[Any], meta: Mapping,
         put("runs.csv", runs.to_csv().encode("utf-8"))
     images: dict[str, str] = {}
     design = report.get("design") if isinstance(report.get("design"), Mapping) else design_of(meta)
+    # A budget that trains the grid in a second precision (for the precision claim) plots the session's.
+    if runs is not None and len({r.spec.precision for r in runs}) > 1 and meta.get("precision"):
+        runs = runs.where(precision=meta["precision"])
     for stem, fig in make_plots(runs, records, design).items():
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=110)

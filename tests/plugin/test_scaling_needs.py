@@ -33,3 +33,10 @@ def test_an_unknown_protocol_is_a_usage_error(project):
     result = project.runpytest()
     assert result.ret == 4
     result.stderr.fnmatch_lines(["*scaling_needs: unknown protocol 'cosine'*"])
+
+
+def test_a_precision_claim_names_the_budget_that_trains_both_precisions(project):
+    project.makepyfile(test_claims=NEEDS.replace('scaling_needs("cooldown")', 'scaling_needs("precision")'))
+    result = project.runpytest("-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*trains no precision runs*--scaling-budget=precision*compare_precisions=fp32,bf16*"])

@@ -1,3 +1,4 @@
+import dataclasses
 import itertools
 import math
 import re
@@ -12,9 +13,10 @@ from pytest_scaling.models import WIDTHS
 @pytest.mark.parametrize("budget", BUILTIN_BUDGETS.values(), ids=lambda b: b.name)
 def test_builtin_budgets_follow_the_design(budget):
     assert set(budget.widths) <= set(WIDTHS)
-    # The protocols budget compares schedules without dropout; the scaling budgets measure dropout's shift.
+    # The protocols and precision budgets compare conditions without dropout; the scaling budgets measure
+    # dropout's shift.
     assert budget.main_specs() and {s.dropout for s in budget.main_specs()} == (
-        {0.0} if budget.name == "protocols" else {0.0, 0.2})
+        {0.0} if budget.name in ("protocols", "precision") else {0.0, 0.2})
     # An LR sweep needs ≥3 widths spanning ≥8× and ≥5 multipliers in factors of 2.
     assert len(budget.sweep_widths) >= 3 and max(budget.sweep_widths) / min(budget.sweep_widths) >= 8
     logs = sorted(math.log2(m) for m in budget.sweep_mults)
@@ -122,7 +124,7 @@ def test_a_budget_carries_its_precision_into_every_spec():
 
 
 def test_the_session_resolves_its_precision_once_against_its_device(monkeypatch):
-    import pytest_scaling.device as device
+    import pytest_scaling.precision as precision
     from pytest_scaling.errors import ScalingError
     from pytest_scaling.session import ScalingOptions, ScalingSession
 
@@ -131,9 +133,28 @@ def test_the_session_resolves_its_precision_once_against_its_device(monkeypatch)
     bf16 = ScalingSession(ScalingOptions(budget="tiny", device="cpu", precision="bf16"))
     assert bf16.precision == "bf16" and {s.precision for s in bf16.budget.main_specs()} == {"bf16"}
     calls = []
-    monkeypatch.setattr(device, "native_bf16", lambda d: calls.append(d) or True)
+    monkeypatch.setattr(precision, "native_bf16", lambda d: calls.append(d) or True)
     auto = ScalingSession(ScalingOptions(budget="tiny", device="cpu", precision="auto"))
     assert auto.precision == auto.precision == "bf16" and len(calls) == 1
     assert {s.precision for s in auto.budget.sweep_specs()} == {"bf16"}
     with pytest.raises(ScalingError, match="unknown precision"):
         ScalingSession(ScalingOptions(budget="tiny", precision="fp16"))
+
+
+def test_the_precision_budget_trains_its_grid_in_both_precisions_whichever_the_session_uses():
+    from pytest_scaling.session import ScalingOptions, ScalingSession
+
+    budget = BUILTIN_BUDGETS["precision"]
+    assert budget.provides("precision") and not BUILTIN_BUDGETS["small"].provides("precision")
+    fp32 = {s for s in budget.main_specs() if s.precision == "fp32"}
+    bf16 = {s for s in budget.main_specs() if s.precision == "bf16"}
+    assert {dataclasses.replace(s, precision="fp32") for s in bf16} == fp32 and len(fp32) == 8 * 7 * 3
+    # Its fp32 runs are the constant one-epoch runs of `protocols` (same specs, so same cache keys).
+    assert fp32 == {s for s in BUILTIN_BUDGETS["protocols"].main_specs() if s.schedule == "constant" and s.epochs == 1}
+    in_bf16 = ScalingSession(ScalingOptions(budget="precision", device="cpu", precision="bf16")).budget
+    assert set(in_bf16.main_specs()) == fp32 | bf16 and in_bf16.provides("precision")
+    assert {s.precision for s in in_bf16.sweep_specs()} == {"bf16"}  # other claims read the session's precision
+    line = parse_budget_line("mixed: parent=tiny compare_precisions=fp32,bf16", dict(BUILTIN_BUDGETS))
+    assert line.provides("precision") and "again in bf16" in line.describe()
+    with pytest.raises(UnknownBudget, match="compare_precisions"):
+        parse_budget_line("bad: parent=tiny compare_precisions=fp16", dict(BUILTIN_BUDGETS))

@@ -26,21 +26,6 @@ def test_freed_activation_sized_blocks_are_reused_not_faulted_in_again():
     assert int(out.stdout.strip()) < 1000
 
 
-def test_precision_option_resolves_per_device(monkeypatch):
-    import torch
-
-    import pytest_scaling.device as device
-
-    cpu = torch.device("cpu")
-    assert device.resolve_precision("fp32", cpu) == "fp32"
-    assert device.resolve_precision(" BF16 ", cpu) == "bf16"  # asked for explicitly: emulated or not
-    with pytest.raises(ValueError, match="unknown precision 'fp16'"):
-        device.resolve_precision("fp16", cpu)
-    for native, expected in ((True, "bf16"), (False, "fp32")):
-        monkeypatch.setattr(device, "native_bf16", lambda _device, native=native: native)
-        assert device.resolve_precision("auto", cpu) == expected
-
-
 def test_native_bf16_reads_the_hardware(monkeypatch):
     import torch
 

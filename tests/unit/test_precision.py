@@ -1,0 +1,69 @@
+"""bf16 arithmetic: the option's resolution, and rounded bf16 against autocast's."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import pytest_scaling.precision as precision
+from pytest_scaling.models import GroupedCNN, init_member
+
+CPU = torch.device("cpu")
+
+
+def test_precision_option_resolves_per_device(monkeypatch):
+    assert precision.resolve_precision("fp32", CPU) == "fp32"
+    assert precision.resolve_precision(" BF16 ", CPU) == "bf16"  # asked for explicitly: native or rounded
+    with pytest.raises(ValueError, match="unknown precision 'fp16'"):
+        precision.resolve_precision("fp16", CPU)
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(precision, "native_bf16", lambda _device, native=native: native)
+        assert precision.resolve_precision("auto", CPU) == expected
+
+
+def test_bf16_is_autocast_on_bf16_hardware_and_rounding_elsewhere(monkeypatch):
+    monkeypatch.setattr(precision, "native_bf16", lambda _device: True)
+    assert isinstance(precision.forward_precision(CPU, "bf16"), torch.autocast)
+    monkeypatch.setattr(precision, "native_bf16", lambda _device: False)
+    assert isinstance(precision.forward_precision(CPU, "bf16"), precision.RoundToBf16)
+    with precision.forward_precision(CPU, "fp32"):  # fp32 leaves every op alone
+        assert torch.matmul(torch.tensor([[1 + 2 ** -10]]), torch.ones(1, 1)).item() == 1 + 2 ** -10
+    with pytest.raises(ValueError, match="unknown precision"):
+        precision.forward_precision(CPU, "fp8")
+
+
+def test_rounding_keeps_bf16_values_and_rounds_to_nearest_even():
+    x = torch.tensor([1.0, 1 + 2 ** -8, 1 + 2 ** -7, 1 + 3 * 2 ** -8, -2.5, 0.0], requires_grad=True)
+    y = precision.round_to_bf16(x)
+    # 8 significant bits: 1 + 2^-8 is a tie between 1 and 1 + 2^-7 and goes to the even 1.
+    assert y.tolist() == [1.0, 1.0, 1 + 2 ** -7, 1 + 2 ** -6, -2.5, 0.0]
+    y.backward(torch.full_like(x, 1 + 2 ** -9))
+    assert x.grad.tolist() == [1.0] * 6  # gradients are bf16 too
+    assert precision.round_to_bf16(torch.tensor([3])).dtype == torch.int64  # integers pass through
+
+
+def _logits_and_grads(width: int, context) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    members = [init_member(width, seed) for seed in range(2)]
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 64, 1, 28, 28, generator=generator)
+    y = torch.randint(0, 10, (2, 64), generator=generator)
+    model = GroupedCNN(width, members, torch.zeros(2), CPU)
+    with context:
+        logits = model.forward(x)
+    loss = F.cross_entropy(logits.float().reshape(-1, 10), y.reshape(-1))
+    return logits.float().detach(), list(torch.autograd.grad(loss, model.parameters()))
+
+
+@pytest.mark.parametrize("width", [2, 8])
+def test_rounded_bf16_computes_what_autocast_computes(width):
+    """Forward and backward of the CNN: rounded bf16 differs from autocast's bf16 (emulated here or
+    native) by accumulation order only, under a fifth of either's distance from fp32."""
+    autocast = _logits_and_grads(width, torch.autocast("cpu", dtype=torch.bfloat16))
+    rounded = _logits_and_grads(width, precision.RoundToBf16())
+    fp32 = _logits_and_grads(width, torch.autocast("cpu", enabled=False))
+
+    def distance(a, b):
+        return float((a - b).norm() / b.norm())
+
+    assert distance(rounded[0], autocast[0]) < 0.05 * distance(fp32[0], autocast[0])
+    for r, a, f in zip(rounded[1], autocast[1], fp32[1]):
+        assert distance(r, a) < 0.2 * distance(f, a)
