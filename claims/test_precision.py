@@ -22,6 +22,12 @@ mean the same thing:
 3. Level: the mean of ln L_bf16(C) − ln L_fp32(C) over the grid's compute values within
    ±0.02, i.e. bf16 costs or gains less than 2% of the loss at equal compute; a baseline
    saved in one precision is then a fair reference for runs in the other.
+4. Tilt: the slope of each configuration's Δ ln L (bf16 − fp32) on ln C within ±0.05, the
+   slope tolerance. This is the frontier slope's question without the frontier: if bf16
+   changed the loss by a factor C^t, every curve read off these runs (the frontier included)
+   would tilt by t. The frontier's own Δ slope rests on its few points inside the window and
+   on which configuration is lowest at each compute, which the rounding reshuffles: on
+   ``precision`` its CI was ±0.086 wide, the tilt's ±0.008, on the same 22 configurations.
 
 The slope and γ are compared inside the compute-limited window both precisions share
 (``window="auto"``). Runs on a budget that trains the main grid in both precisions
@@ -58,3 +64,8 @@ def test_bf16_leaves_gamma(scaling_grid):
     est = paired_difference(*_pair(scaling_grid), "compute_optimal_exponent", approach="isoflop",
                             n_resamples=N_RESAMPLES, window="auto")
     expect(est, "Δγ isoflop (bf16 − fp32)").near(0, TOL_GAMMA)
+
+
+def test_bf16_does_not_tilt_loss_against_compute(scaling_grid):
+    est = paired_difference(*_pair(scaling_grid), "compute_trend", n_resamples=N_RESAMPLES, window="auto")
+    expect(est, "slope of Δ ln L on ln C (bf16 − fp32)").near(0, TOL_SLOPE)

@@ -18,7 +18,7 @@ def _session(args):
                              executor=getattr(args, "executor", "local"), workers=getattr(args, "workers", None),
                              ray_address=getattr(args, "ray_address", None),
                              budget_lines=tuple(getattr(args, "define", None) or ()),
-                             precision=getattr(args, "precision", "fp32"))
+                             precision=getattr(args, "precision", "auto"))
     return ScalingSession(options)
 
 
@@ -101,8 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dataset", default="auto", choices=("auto", "mnist", "fashion-mnist"))
         p.add_argument("--data-dir", default=None)
         p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
-        p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "auto"),
-                       help="forward-pass arithmetic; auto: bf16 where the device computes it natively")
+        p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                       help="forward-pass arithmetic; auto: bf16 where the device computes it natively, else fp32")
         p.add_argument("--grid", default="all", choices=("all", "main", "sweep"))
 
     train = sub.add_parser("train", help="train every missing run of a budget into the cache")

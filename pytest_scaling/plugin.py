@@ -26,8 +26,8 @@ _VALUE_OPTIONS = [
     ("dataset", "string", "auto", "auto (MNIST if found or downloadable, else Fashion-MNIST), mnist, fashion-mnist"),
     ("data-dir", "string", None, "directory with the IDX files or a torchvision root (env PYTEST_SCALING_DATA_DIR)"),
     ("device", "string", "auto", "auto, cpu, cuda, cuda:N or mps"),
-    ("precision", "string", "fp32", "forward-pass arithmetic: fp32, bf16, or auto (bf16 where the device computes "
-                                    "it natively)"),
+    ("precision", "string", "auto", "forward-pass arithmetic: auto (bf16 where the device computes it natively, "
+                                    "else fp32), fp32 or bf16"),
     ("cache-dir", "string", None, "run cache directory (env PYTEST_SCALING_CACHE; default: the user cache dir)"),
     ("confidence", "string", "0.95", "confidence level of every interval"),
     ("import", "string", None, "use runs from this CSV (from `pytest-scaling runs --format csv`) instead of training"),

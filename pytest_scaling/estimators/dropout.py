@@ -1,11 +1,12 @@
-"""Paired comparisons of two conditions on the same seeds (dropout vs none)."""
+"""Paired comparisons of two conditions on the same seeds (dropout vs none, bf16 vs fp32)."""
 
 from __future__ import annotations
 
+import numpy as np
 
 from pytest_scaling.bootstrap import match_cells, paired_seed_bootstrap
 from pytest_scaling.claims import Estimate
-from pytest_scaling.estimators.common import PAIR_ON, _estimate, _fit_region, cells_from_runs
+from pytest_scaling.estimators.common import PAIR_ON, _estimate, _fit_region, _ols_slope_batched, cells_from_runs
 from pytest_scaling.estimators.compute_optimal import _optimum_stat, slice_bounds
 from pytest_scaling.estimators.design import WindowChoice, cells_for_slices, in_window, shared_window
 from pytest_scaling.estimators.frontier import _frontier_level_stat, _frontier_stat
@@ -22,6 +23,22 @@ _BUILDERS["frontier_level"] = lambda: ("loss", _frontier_level_stat, "mean Δ ln
                                        {})
 
 
+def _compute_trend_stat(cells, **_):
+    """OLS slope of every configuration's mean ln L on its ln C. Alone it mixes width and data; as a
+    paired difference a − b it is the trend of ln L_a − ln L_b with compute (the statistic is linear),
+    the tilt a condition gives every curve read off these runs, without the frontier's selection noise."""
+    x = np.log(cells.design["flops"])
+
+    def stat(M):
+        return _ols_slope_batched(x, M[:, :, 0])
+
+    return stat, {"configs": int(x.size)}
+
+
+_BUILDERS["compute_trend"] = lambda: ("loss", _compute_trend_stat, "Δ ln L's slope on ln C over every configuration",
+                                      {})
+
+
 def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n_resamples: int = 1000,
                       seed: int = 0, scheme: str = "auto", min_compute: float | None = None,
                       drop_smallest_decades: float = 0.0, window=None, trajectories: bool = True,
@@ -34,7 +51,8 @@ def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n
     ``estimator``: 'frontier_slope', 'accuracy_frontier_slope',
     'compute_optimal_exponent' (or those functions), or 'frontier_level' (mean ln of
     the frontier over the grid's compute values: a − b compares the two frontiers at
-    equal compute); extra kwargs (size, approach) go to it.
+    equal compute), or 'compute_trend' (the slope of a − b's per-configuration Δ ln L on ln C: how much
+    the condition tilts loss against compute); extra kwargs (size, approach) go to it.
     ``window`` ("auto", (C_lo, C_hi) or None) bounds the slopes and γ; with "auto" both
     conditions' compute-limited windows must decide and the overlap of the two is used. The
     level comparison keeps every run (a difference at equal compute needs no window).

@@ -1,8 +1,8 @@
 """The precision claims (claims/test_precision.py) on synthetic grids with a known bf16 effect.
 
 The bf16 twin of each fp32 run shares its seed's effect and has noise of its own (two runs that
-round differently drift apart), as a real twin does. No effect must confirm all three; a bf16
-frontier that bends or sits 5% higher must refute the slope or the level.
+round differently drift apart), as a real twin does. No effect must confirm all four; a bf16
+loss that tilts with compute must refute the slope and the tilt, one 5% higher the level only.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pytest_scaling.runs import RunTable
 from tests import synthetic as S
 from tests.integration.test_claims_suite import SMALL_WIDTHS, FakeGrid, load, reshape, verdict
 
-CLAIMS = ("test_bf16_leaves_the_frontier_level", "test_bf16_leaves_the_frontier_slope", "test_bf16_leaves_gamma")
+CLAIMS = ("test_bf16_leaves_the_frontier_level", "test_bf16_leaves_the_frontier_slope", "test_bf16_leaves_gamma",
+          "test_bf16_does_not_tilt_loss_against_compute")
 
 
 def precision_grid(rng: int = 0) -> RunTable:
@@ -51,7 +52,7 @@ def claims():
     return load("precision")
 
 
-def test_bf16_without_an_effect_confirms_all_three(claims):
+def test_bf16_without_an_effect_confirms_all_four(claims):
     grid = PrecisionGrid(precision_grid())
     assert {name: verdict(getattr(claims, name), grid) for name in CLAIMS} == dict.fromkeys(CLAIMS, "confirmed")
 
@@ -60,9 +61,11 @@ def test_a_bf16_frontier_that_bends_refutes_the_slope(claims):
     # Slope +0.1 (twice the tolerance); the window is the dropout test's (same draw), where it has 4 points.
     grid = PrecisionGrid(bf16_scaled(precision_grid(rng=5), lambda r, e: (r.flops / 1e8) ** 0.1))
     assert verdict(claims.test_bf16_leaves_the_frontier_slope, grid) == "refuted"
+    assert verdict(claims.test_bf16_does_not_tilt_loss_against_compute, grid) == "refuted"
 
 
 def test_a_bf16_frontier_five_percent_higher_refutes_the_level(claims):
     grid = PrecisionGrid(bf16_scaled(precision_grid(), lambda r, e: 1.05))
     assert verdict(claims.test_bf16_leaves_the_frontier_level, grid) == "refuted"
     assert verdict(claims.test_bf16_leaves_the_frontier_slope, grid) == "confirmed"  # a level shift only
+    assert verdict(claims.test_bf16_does_not_tilt_loss_against_compute, grid) == "confirmed"

@@ -128,7 +128,8 @@ def test_the_session_resolves_its_precision_once_against_its_device(monkeypatch)
     from pytest_scaling.errors import ScalingError
     from pytest_scaling.session import ScalingOptions, ScalingSession
 
-    fp32 = ScalingSession(ScalingOptions(budget="tiny", device="cpu"))
+    assert ScalingOptions().precision == "auto"  # the default: bf16 only where it is native
+    fp32 = ScalingSession(ScalingOptions(budget="tiny", device="cpu", precision="fp32"))
     assert fp32.precision == "fp32" and fp32.budget == BUILTIN_BUDGETS["tiny"]
     bf16 = ScalingSession(ScalingOptions(budget="tiny", device="cpu", precision="bf16"))
     assert bf16.precision == "bf16" and {s.precision for s in bf16.budget.main_specs()} == {"bf16"}

@@ -216,3 +216,33 @@ def test_chain_noise_paired_frontier_level():
           f"pooled cells {cov['pooled']:.3f}")
     assert cov["pooled"] < 0.92
     assert 0.92 <= cov["auto"] <= 0.98
+
+
+def test_chain_noise_paired_compute_trend():
+    """Tilt of Δ ln L on ln C (precision claim), 3 seeds, ρ = 0.9, a known tilt of 0.02. Each condition's
+    own chain noise is four times larger at 1/64 than at the full data, as real runs are noisier at tiny
+    fractions; the statistic is linear, so the noise-free truth is the tilt itself.
+
+    Measured: 0.910 (0.920 with even noise, 0.913 with 2,000 resamples): slightly narrow, as a
+    percentile interval from 3 seeds per chain is for a statistic this close to a plain mean (the
+    nonlinear frontier and γ reach 0.92-0.98 above). The bound below admits that; the precision
+    claim's tilt CI is a fifth of its tolerance wide, so 10% more width would not change it."""
+    tilt = 0.02
+    uneven = (1 + np.arange(7) / 2)[None, :, None]  # fraction index 0 is all the data, 6 is 1/64
+
+    def make(r):
+        rng = np.random.default_rng(93000 + r)
+        shape = (11, 7, 3)
+        shared, own_a, own_b = (ar1_paths(rng, *shape, 0.9) for _ in range(3))
+        se = rng.normal(0, 0.01, 3)
+        a = chain_grid(rng, SEEDS, 0.9, chain=np.sqrt(0.5) * (shared + uneven * own_a), seed_effects=se)
+        b = chain_grid(rng, SEEDS, 0.9, chain=np.sqrt(0.5) * (shared + uneven * own_b), seed_effects=se)
+        a = RunTable(dataclasses.replace(x, val_loss=x.val_loss * (x.flops / 1e9) ** tilt) for x in a)
+        return a, b
+
+    est = lambda ab, r, scheme: A.paired_difference(*ab, "compute_trend", n_resamples=CHAIN_RESAMPLES, seed=r,
+                                                    scheme=scheme)
+    assert "per-chain" in est(make(0), 0, "auto").method
+    cov = chain_coverage(make, est, tilt)["auto"]
+    print(f"chain noise ρ=0.9, 3 seeds, uneven noise, paired compute trend coverage {cov:.3f}")
+    assert 0.88 <= cov <= 0.98
