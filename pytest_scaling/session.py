@@ -138,14 +138,19 @@ class ScalingSession:
     @property
     def precision(self) -> str:
         """The precision runs train in: the option resolved once against the device (``auto`` → bf16
-        where it is native, else fp32), or a budget line's own. Resolves the device."""
+        where it is native, else fp32), or a budget line's own; with ``auto``, imported runs of one
+        precision keep theirs. Resolves the device."""
         if self._budget.precision != "fp32":
             return self._budget.precision
         if self._precision is None:
             from pytest_scaling.precision import resolve_precision
 
             option = (self.options.precision or "auto").strip().lower()
-            self._precision = option if option != "auto" else resolve_precision(option, self.device)
+            imported = {r.spec.precision for r in self.imported_runs()} if self.options.import_csv else set()
+            if option == "auto" and len(imported) == 1:  # runs trained elsewhere: read them as they were trained
+                self._precision = imported.pop()
+            else:
+                self._precision = option if option != "auto" else resolve_precision(option, self.device)
         return self._precision
 
     def hardware(self) -> str:

@@ -1,5 +1,7 @@
 """The runner against a real store and trainer (fake IDX data for speed)."""
 
+import dataclasses
+
 import pytest
 
 from pytest_scaling import executors as runner_module
@@ -127,3 +129,17 @@ def test_process_pool_is_kept_between_grids_and_closed_with_the_session(fake_dat
     assert pooled.runner.executor._pool is pool and pooled.stats()["runs_trained"] == 4
     pooled.close()
     assert pooled.runner.executor._pool is None
+
+
+def test_imported_runs_keep_their_precision_under_auto(fake_data_dir, cache_dir, tmp_path):
+    """A runs.csv trained in bf16 elsewhere reads as bf16 here under the default ``auto``, whatever this
+    machine's own choice would be; an explicit precision still selects."""
+    specs = [dataclasses.replace(s, precision="bf16") for s in get_budget("micro", [MICRO_BUDGET]).main_specs()
+             if s.width == 2]
+    table = session(fake_data_dir, cache_dir).runs(specs)
+    csv_path = tmp_path / "runs.csv"
+    csv_path.write_text(table.to_csv())
+    options = dict(budget="micro", budget_lines=(MICRO_BUDGET,), import_csv=str(csv_path))
+    imported = ScalingSession(ScalingOptions(**options))
+    assert imported.precision == "bf16" and len(imported.main_grid(widths=2)) == len(table)
+    assert len(ScalingSession(ScalingOptions(**options, precision="fp32")).main_grid(widths=2)) == 0

@@ -87,7 +87,12 @@ def test_xdist_workers_share_the_grid(project, tmp_path):
     assert report["totals"]["runs_trained"] == len(cached_records) == report["totals"]["runs_total"]
     assert report["totals"]["runs_cached"] == 0
     result.stdout.fnmatch_lines([f"{len(cached_records)} runs ({len(cached_records)} trained, 0 cached)*"])
-    result.stdout.fnmatch_lines(["pytest-scaling · cpu, 2 xdist workers × * · fp32 · torch *"])
+    import torch
+
+    from pytest_scaling.precision import resolve_precision
+
+    precision = resolve_precision("auto", torch.device("cpu"))
+    result.stdout.fnmatch_lines([f"pytest-scaling · cpu, 2 xdist workers × * · {precision} · torch *"])
     assert {c["verdict"] for c in report["claims"]} == {"confirmed", "inconclusive"}
 
 
