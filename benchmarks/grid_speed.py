@@ -33,19 +33,26 @@ CONFIGS = {
 }
 
 
-def matmul_peak_gflops(precision: str = "fp32", threads: int | None = None, n: int = 2048, repeats: int = 10) -> float:
-    """GFLOP/s of an n×n matmul in ``precision`` as training computes it, on ``threads`` (default: all)."""
-    from pytest_scaling.precision import forward_precision
+def matmul_peak_gflops(precision: str = "fp32", threads: int | None = None, n: int = 2048, repeats: int = 10,
+                       device: torch.device | None = None) -> float:
+    """GFLOP/s of an n×n matmul in ``precision`` as training computes it on ``device`` (default: the CPU, on
+    ``threads``, default all)."""
+    from pytest_scaling.device import synchronize
+    from pytest_scaling.precision import exact_fp32, forward_precision
 
+    device = device or torch.device("cpu")
+    exact_fp32(device)  # as training runs it: fp32 is IEEE fp32 on CUDA too
     before = torch.get_num_threads()
     torch.set_num_threads(threads or before)
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     try:
-        with forward_precision(torch.device("cpu"), precision):
+        with forward_precision(device, precision):
             a @ b
+            synchronize(device)
             started = time.perf_counter()
             for _ in range(repeats):
                 a @ b
+            synchronize(device)
             return 2 * n ** 3 * repeats / (time.perf_counter() - started) / 1e9
     finally:
         torch.set_num_threads(before)
@@ -64,7 +71,7 @@ def main() -> None:
 
     device = resolve_device(args.device)
     precisions = list(dict.fromkeys(resolve_precision(p, device) for p in args.precisions.split(",")))
-    peaks = {p: matmul_peak_gflops(p) for p in precisions}
+    peaks = {p: matmul_peak_gflops(p, device=device) for p in precisions}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cores, bf16 "
           f"{'native' if native_bf16(device) else 'rounded (no bf16 hardware)'}; matmul peak "
           + ", ".join(f"{p} {peak:.0f} GFLOP/s" for p, peak in peaks.items()))

@@ -10,7 +10,7 @@ the second convolution alone. Scoring (forward passes over the validation split)
 is left out of both. ``--precision bf16`` times both in bf16 as training computes it
 (precision.py: autocast on bf16 hardware, fp32 kernels on rounded operands elsewhere).
 
-    python benchmarks/step_profile.py [--budget small] [--cores 2] [--precision fp32]
+    python benchmarks/step_profile.py [--budget small] [--cores 2] [--precision auto]
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", default="small")
     parser.add_argument("--cores", type=int, default=2, help="grid workers the totals are divided by")
-    parser.add_argument("--precision", default="fp32", help="fp32, bf16 or auto")
+    parser.add_argument("--precision", default="auto", help="auto, fp32 or bf16")
     args = parser.parse_args()
     precision = resolve_precision(args.precision, CPU)
     torch.set_num_threads(1)

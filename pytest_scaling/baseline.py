@@ -304,9 +304,20 @@ def _verdict_text(d: Delta, color: bool):
     return verdict
 
 
+#: What a report says it ran on; a baseline saved on other settings is still compared, with them named.
+SETTINGS = ("budget", "dataset", "device", "precision", "torch")
+
+
+def setting_changes(current: Mapping, baseline: Mapping) -> list[str]:
+    """``precision fp32 → bf16``, one per setting both reports name and that differs."""
+    return [f"{key} {baseline[key]} → {current[key]}" for key in SETTINGS
+            if current.get(key) and baseline.get(key) and current[key] != baseline[key]]
+
+
 def render_comparison(deltas: Sequence[Delta], *, width: int, color: bool,
-                      baseline_name: str | None = None) -> str:
-    """A rich table of old vs new estimates, rendered to a string for pytest's terminal reporter."""
+                      baseline_name: str | None = None, changes: Sequence[str] = ()) -> str:
+    """A rich table of old vs new estimates, rendered to a string for pytest's terminal reporter.
+    ``changes``: the settings that differ from the baseline's (:func:`setting_changes`), named first."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -316,6 +327,10 @@ def render_comparison(deltas: Sequence[Delta], *, width: int, color: bool,
     console = _make_console(max(int(width), 20), color)
     console.print(Text(f"pytest-scaling · compared with baseline {baseline_name}" if baseline_name
                        else "pytest-scaling · compared with baseline", style="bold" if color else ""))
+    if changes:
+        note = ("; claims/test_precision.py bounds what precision moves"
+                if any(c.startswith("precision ") for c in changes) else "")
+        console.print(Text(f"settings differ from the baseline: {'; '.join(changes)}{note}"))
     if not deltas:
         console.print(Text("no claims to compare"))
         return console.file.getvalue().rstrip(" ")

@@ -43,8 +43,9 @@ class Budget:
     #: Every run's forward-pass precision. A session sets it from --scaling-precision on an fp32 budget;
     #: a budget line's ``precision=bf16`` keeps its own.
     precision: str = "fp32"
-    #: Other precisions the main grid's constant one-epoch runs are trained in as well, for the claim that
-    #: precision does not move the estimates; every other claim reads the runs in ``precision``.
+    #: Empty, or every precision (fp32,bf16): the main grid's constant one-epoch runs are then trained in
+    #: each, whichever ``precision`` a session resolves, for the claim that precision does not move the
+    #: estimates; every other claim reads the runs in ``precision``.
     compare_precisions: tuple[str, ...] = ()
 
     def main_specs(self) -> list[RunSpec]:
@@ -251,6 +252,9 @@ def _validate(b: Budget) -> None:
     if b.precision not in PRECISIONS or any(p not in PRECISIONS for p in b.compare_precisions):
         raise UnknownBudget(f"budget {b.name!r}: precision and compare_precisions must be among "
                             f"{', '.join(PRECISIONS)}")
+    if b.compare_precisions and set(b.compare_precisions) != set(PRECISIONS):
+        raise UnknownBudget(f"budget {b.name!r}: compare_precisions trains the main grid in every precision, "
+                            f"whichever a session runs in: give compare_precisions={','.join(PRECISIONS)}")
     if not b.epochs or any(e < 1 for e in b.epochs) or any(not 0 < f <= 1 for f in b.epoch_fractions) \
             or any(w < 1 for w in b.epoch_widths):
         raise UnknownBudget(f"budget {b.name!r}: epochs must be integers ≥ 1, epoch_widths positive, "

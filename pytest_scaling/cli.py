@@ -59,13 +59,17 @@ def cmd_runs(args) -> int:
         from rich.console import Console
         from rich.table import Table
 
-        view = Table("width", "params", "dropout", "lr_mult", "fraction", "seed", "FLOPs", "val_loss", "val_acc",
-                     "status")
+        view = Table("width", "params", "dropout", "lr_mult", "fraction", "seed", "protocol", "FLOPs", "val_loss",
+                     "val_acc", "status")
         for run in table:
             s = run.spec
             status = "diverged" if run.diverged else "collapsed" if run.collapsed else "ok"
+            # What sets the run apart from the single-run protocol in fp32 (blank: nothing).
+            protocol = ", ".join(x for x in (s.schedule if s.schedule != "constant" else "",
+                                             f"{s.epochs} epochs" if s.epochs > 1 else "",
+                                             s.precision if s.precision != "fp32" else "") if x)
             view.add_row(str(s.width), str(run.params), f"{s.dropout:g}", f"{s.lr_mult:g}", f"{s.fraction:g}",
-                         str(s.seed), f"{run.flops:.3g}", f"{run.val_loss:.4f}", f"{run.val_acc:.4f}", status)
+                         str(s.seed), protocol, f"{run.flops:.3g}", f"{run.val_loss:.4f}", f"{run.val_acc:.4f}", status)
         Console().print(view)
     missing = session.stats().get("runs_missing", 0)
     if missing:

@@ -75,17 +75,13 @@ def default_group_size(device: torch.device, width: int) -> int:
 
 def native_bf16(device: torch.device) -> bool:
     """Whether the device computes bf16 in hardware. Where it does not (pre-Ampere GPUs, CPUs without
-    AVX512-BF16 or AMX) torch's bf16 kernels are emulated, many times slower than fp32; see precision.py."""
+    AVX512-BF16, AMX or Arm's BF16) torch's bf16 kernels are emulated, several times slower than fp32;
+    see precision.py. On CPUs the instruction flags decide, not mkldnn's own probe, which also says yes
+    to plain AVX-512 (where oneDNN emulates bf16)."""
     if device.type == "cuda":
         return torch.cuda.get_device_capability(device) >= (8, 0)
     if device.type != "cpu":
         return False  # MPS: bf16 support is partial and version-dependent
-    probe = getattr(getattr(torch.ops, "mkldnn", None), "_is_mkldnn_bf16_supported", None)
-    if probe is not None and torch.backends.mkldnn.is_available():
-        try:
-            return bool(probe())
-        except (RuntimeError, AttributeError):
-            pass
     return _cpu_has_bf16_flags()
 
 
@@ -94,10 +90,10 @@ def _cpu_has_bf16_flags() -> bool:
     """The CPU's bf16 instructions as /proc/cpuinfo lists them (False where it cannot be read)."""
     try:
         with open("/proc/cpuinfo") as f:
-            flags = f.read().split()
+            flags = set(f.read().split())
     except OSError:
         return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})  # x86 flags; "bf16" in an Arm CPU's Features
 
 
 def synchronize(device: torch.device) -> None:

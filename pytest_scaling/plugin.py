@@ -561,13 +561,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
         report.write_report(state.report_dir, state.records, meta, runs, report_json=current)
     if state.compare:
         try:
-            deltas = baseline.compare(current, state.baseline or baseline.load(state.compare, state.baseline_dir))
+            saved = state.baseline or baseline.load(state.compare, state.baseline_dir)
+            deltas = baseline.compare(current, saved)
         except (ValueError, OSError) as error:
             state.violations = [f"cannot compare with baseline {state.compare!r}: {error}"]
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         else:
             writer = config.get_terminal_writer()
-            state.comparison_text = baseline.render_comparison(deltas, width=writer.fullwidth, color=writer.hasmarkup)
+            state.comparison_text = baseline.render_comparison(deltas, width=writer.fullwidth, color=writer.hasmarkup,
+                                                               changes=baseline.setting_changes(current, saved))
             state.violations = baseline.violations(deltas, state.fail_rules)
             if state.violations:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED

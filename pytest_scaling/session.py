@@ -30,8 +30,9 @@ class ScalingOptions:
     workers: int | None = None  # processes executor: how many (default: CPU count)
     ray_address: str | None = None
     #: Forward-pass arithmetic: auto, fp32 or bf16. auto (the default) is bf16 where the device computes
-    #: it natively (faster there) and fp32 elsewhere (rounded bf16 is slower than fp32): claims/test_precision.py
-    #: finds that bf16 moves no estimate by a material amount (README, "Precision").
+    #: it natively (faster there) and fp32 elsewhere (rounded bf16 is slower than fp32). On `precision`,
+    #: claims/test_precision.py confirmed that bf16 leaves the frontier's level, γ and the tilt of loss
+    #: against compute within tolerance; the frontier slope's own Δ stayed inconclusive (README, "Precision").
     precision: str = "auto"
 
 
@@ -118,11 +119,13 @@ class ScalingSession:
     def context(self, settings=None):
         """Everything besides the spec that goes into a run's cache key."""
         from pytest_scaling.device import device_kind
+        from pytest_scaling.precision import bf16_arithmetic
         from pytest_scaling.store import Context
         from pytest_scaling.train import TRAINING_CODE_VERSION, TrainSettings
 
         return Context(dataset=self.source.identity, device_kind=device_kind(self.device),
-                       code_version=TRAINING_CODE_VERSION, settings=repr(settings or TrainSettings()))
+                       code_version=TRAINING_CODE_VERSION, settings=repr(settings or TrainSettings()),
+                       bf16_arithmetic=bf16_arithmetic(self.device))
 
     console = None  # set by the plugin/CLI: where a progress bar may draw
     progress_line = None  # set by the plugin/CLI: where progress lines go when there is no live terminal
@@ -146,12 +149,22 @@ class ScalingSession:
             from pytest_scaling.precision import resolve_precision
 
             option = (self.options.precision or "auto").strip().lower()
-            imported = {r.spec.precision for r in self.imported_runs()} if self.options.import_csv else set()
-            if option == "auto" and len(imported) == 1:  # runs trained elsewhere: read them as they were trained
-                self._precision = imported.pop()
+            imported = self._imported_precision() if self.options.import_csv and option == "auto" else None
+            if imported:  # runs trained elsewhere: read them as they were trained
+                self._precision = imported
             else:
                 self._precision = option if option != "auto" else resolve_precision(option, self.device)
         return self._precision
+
+    def _imported_precision(self) -> str | None:
+        """The precision imported runs were trained in: the only one, or, where a budget trained the main
+        grid in both (``compare_precisions``), the one its LR sweep is in (the session's there)."""
+        runs = self.imported_runs()
+        for table in (runs, [r for r in runs if r.spec.lr_mult != 1.0]):
+            precisions = {r.spec.precision for r in table}
+            if len(precisions) == 1:
+                return precisions.pop()
+        return None
 
     def hardware(self) -> str:
         """The resolved device and how training will use it: ``cpu, 2 workers × 1 thread``,
@@ -182,7 +195,8 @@ class ScalingSession:
         return f"{device}, 1 process × {threads} thread{'s' * (threads > 1)}"
 
     def platform(self) -> str:
-        """``cpu, 2 workers × 1 thread · fp32 · torch 2.14.1``: what the verdicts were computed on."""
+        """``cpu, 2 workers × 1 thread · fp32 · torch 2.14.1`` (``bf16 (rounded)`` on a CPU without bf16
+        hardware): what the verdicts were computed on."""
         import torch
 
         try:
@@ -191,6 +205,10 @@ class ScalingSession:
             hardware = f"device {self.options.device} ({type(error).__name__})"
         try:
             precision = self.precision
+            if precision == "bf16" and not self.options.import_csv:
+                from pytest_scaling.precision import bf16_arithmetic
+
+                precision = f"bf16 ({bf16_arithmetic(self.device)})"  # native, or rounded around fp32 kernels
         except Exception:  # auto needs the device, which failed above
             precision = self.options.precision
         return f"{hardware} · {precision} · torch {torch.__version__}"
@@ -243,11 +261,30 @@ class ScalingSession:
         By default the single-run protocol (constant LR, one epoch) in the session's precision, which
         every claim but the protocol claims measures; ``schedule``/``epochs`` None keep every protocol,
         ``precision`` picks one of the budget's ``compare_precisions``."""
+        precision = self._grid_precision(precision)
         table = self.runs(self.budget.main_specs())
         filters = {k: v for k, v in
                    {"dropout": dropout, "width": widths, "fraction": fractions, "seed": seeds, "schedule": schedule,
-                    "epochs": epochs, "precision": precision or self.precision}.items() if v is not None}
+                    "epochs": epochs, "precision": precision}.items() if v is not None}
         return table.where(**filters)
+
+    def _grid_precision(self, precision: str | None) -> str:
+        """None → the session's; ``auto`` resolved here; one the budget does not train → ScalingError."""
+        from pytest_scaling.budgets import PROTOCOL_BUDGETS
+        from pytest_scaling.errors import ScalingError
+        from pytest_scaling.precision import resolve_precision
+
+        if precision is None:
+            return self.precision
+        try:
+            precision = resolve_precision(precision, self.device)
+        except ValueError as error:
+            raise ScalingError(str(error)) from None
+        if precision != self.precision and precision not in self.budget.compare_precisions:
+            builtin, keys = PROTOCOL_BUDGETS["precision"]
+            raise ScalingError(f"budget {self.budget.name!r} trains no {precision} runs (this session's are "
+                               f"{self.precision}); use --scaling-budget={builtin} or a budget line with {keys}")
+        return precision
 
     def lr_sweep(self, widths=None) -> RunTable:
         table = self.runs(self.budget.sweep_specs())

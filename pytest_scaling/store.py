@@ -46,10 +46,20 @@ class Context:
     code_version: str
     torch_version: str = torch.__version__
     settings: str = ""  # repr of TrainSettings
+    #: How this device computes bf16 (``native`` or ``rounded``, precision.py): the two agree but for the
+    #: order of sums, so a bf16 run's key names it; fp32 keys leave it out (they are unchanged).
+    bf16_arithmetic: str = ""
 
     def as_dict(self) -> dict:
         return {"dataset": self.dataset, "device_kind": self.device_kind, "code_version": self.code_version,
                 "torch_version": self.torch_version, "settings": self.settings}
+
+    def for_spec(self, spec: RunSpec) -> dict:
+        """What of the context goes into this spec's key."""
+        context = self.as_dict()
+        if spec.precision == "bf16":
+            context["bf16_arithmetic"] = self.bf16_arithmetic
+        return context
 
 
 def _canonical(obj) -> bytes:
@@ -57,7 +67,7 @@ def _canonical(obj) -> bytes:
 
 
 def run_key(spec: RunSpec, context: Context) -> str:
-    return hashlib.sha256(_canonical({"spec": spec.as_dict(), "context": context.as_dict()})).hexdigest()
+    return hashlib.sha256(_canonical({"spec": spec.as_dict(), "context": context.for_spec(spec)})).hexdigest()
 
 
 class RunStore:
@@ -116,7 +126,7 @@ class RunStore:
         path = self.path_for(key)
         result_json = result.to_json()
         record = {
-            "format": RECORD_FORMAT, "key": key, "context": context.as_dict(), "result": result_json,
+            "format": RECORD_FORMAT, "key": key, "context": context.for_spec(result.spec), "result": result_json,
             "checksum": hashlib.sha256(_canonical(result_json)).hexdigest(),
         }
         atomic_write(path, _canonical(record))

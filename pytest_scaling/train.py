@@ -47,7 +47,7 @@ from pytest_scaling.data import Dataset
 from pytest_scaling.device import activation_chunk_bytes, default_group_size, keep_freed_host_memory, synchronize
 from pytest_scaling.models import (IMAGE_SIDE, GroupedCNN, count_params, fan_in, forward_flops_per_example,
                                    init_member, layer_shapes)
-from pytest_scaling.precision import forward_precision
+from pytest_scaling.precision import exact_fp32, forward_precision
 from pytest_scaling.runs import Checkpoint, RunResult, RunSpec
 
 #: Bumped whenever a change here or in models.py changes results; part of every cache key.
@@ -490,6 +490,7 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
     device = data.train_x.device
     if device.type == "cpu":
         keep_freed_host_memory()
+    exact_fp32(device)
     paths = {spec: _path(spec, data) for spec in specs}
     lines = _plan(specs, data, settings, paths)
     trunks = [line for line in lines.values() if line.key[0] == "trunk"]
@@ -513,6 +514,7 @@ def train_unshared(specs: list[RunSpec], data: Dataset, settings: TrainSettings 
     The reference that ``train_group``'s sharing is tested against."""
     if len({(s.width, s.batch_size, s.precision) for s in specs}) != 1:
         raise ValueError("train_unshared needs specs of one width, batch size and precision")
+    exact_fp32(data.train_x.device)
     lines, paths = {}, {}
     for spec in dict.fromkeys(specs):
         end, marks = _scoring_steps(spec, data, settings)

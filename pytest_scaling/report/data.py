@@ -109,6 +109,8 @@ def runs_summary(runs: RunTable | None) -> dict | None:
         # the training protocols, with how many runs each (every run's own are in runs.csv)
         "schedules": {s: int(n) for s, n in zip(*np.unique(col("schedule"), return_counts=True))} if len(runs) else {},
         "epochs": {int(e): int(n) for e, n in zip(*np.unique(col("epochs"), return_counts=True))} if len(runs) else {},
+        "precisions": ({p: int(n) for p, n in zip(*np.unique(col("precision"), return_counts=True))}
+                       if len(runs) else {}),
         "total_flops": float(col("flops").sum()) if len(runs) else 0.0,
     }
 

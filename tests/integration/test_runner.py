@@ -143,3 +143,29 @@ def test_imported_runs_keep_their_precision_under_auto(fake_data_dir, cache_dir,
     imported = ScalingSession(ScalingOptions(**options))
     assert imported.precision == "bf16" and len(imported.main_grid(widths=2)) == len(table)
     assert len(ScalingSession(ScalingOptions(**options, precision="fp32")).main_grid(widths=2)) == 0
+
+
+def test_imported_runs_in_both_precisions_read_in_their_lr_sweeps(fake_data_dir, cache_dir, tmp_path):
+    """A runs.csv of a budget that trained the main grid in both precisions (on a GPU: bf16 the session's,
+    fp32 the twins) reads, under ``auto``, in the precision its LR sweep was trained in."""
+    budget = get_budget("micro", [MICRO_BUDGET])
+    main = [s for s in budget.main_specs() if s.width == 2 and s.dropout == 0]
+    sweep = [dataclasses.replace(s, precision="bf16") for s in budget.sweep_specs() if s.width == 2]
+    specs = main + [dataclasses.replace(s, precision="bf16") for s in main] + sweep
+    table = session(fake_data_dir, cache_dir).runs(specs)
+    csv_path = tmp_path / "runs.csv"
+    csv_path.write_text(table.to_csv())
+    imported = ScalingSession(ScalingOptions(budget="micro", budget_lines=(MICRO_BUDGET,), import_csv=str(csv_path)))
+    assert imported.precision == "bf16"
+
+
+def test_a_precision_the_budget_does_not_train_is_a_clear_error(fake_data_dir, cache_dir):
+    from pytest_scaling.errors import ScalingError
+
+    fp32 = session(fake_data_dir, cache_dir, precision="fp32", no_train=True)
+    with pytest.raises(ScalingError, match=r"trains no bf16 runs.*--scaling-budget=precision"):
+        fp32.main_grid(precision="bf16")
+    with pytest.raises(ScalingError, match="unknown precision"):
+        fp32.main_grid(precision="fp16")
+    auto = session(fake_data_dir, cache_dir, no_train=True)  # the default precision, auto
+    assert len(auto.main_grid(precision="auto")) == 0  # auto resolves to the session's own: allowed (none cached)

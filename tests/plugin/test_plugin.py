@@ -92,7 +92,7 @@ def test_xdist_workers_share_the_grid(project, tmp_path):
     from pytest_scaling.precision import resolve_precision
 
     precision = resolve_precision("auto", torch.device("cpu"))
-    result.stdout.fnmatch_lines([f"pytest-scaling · cpu, 2 xdist workers × * · {precision} · torch *"])
+    result.stdout.fnmatch_lines([f"pytest-scaling · cpu, 2 xdist workers × * · {precision}* · torch *"])
     assert {c["verdict"] for c in report["claims"]} == {"confirmed", "inconclusive"}
 
 

@@ -42,14 +42,16 @@ def test_a_log_gets_progress_lines_and_one_line_per_claim(project, monkeypatch):
 def test_header_names_the_resolved_device_precision_and_torch(project):
     import torch
 
-    from pytest_scaling.precision import resolve_precision
+    from pytest_scaling.precision import native_bf16, resolve_precision
 
     precision = resolve_precision("auto", torch.device("cpu"))  # the default: fp32 here, bf16 on bf16 CPUs
     result = project.runpytest()
-    result.stdout.fnmatch_lines([f"pytest-scaling · cpu, 1 process × * · {precision} · torch {torch.__version__} "
+    result.stdout.fnmatch_lines([f"pytest-scaling · cpu, 1 process × * · {precision}* · torch {torch.__version__} "
                                  "· cache *"])
     assert "device auto" not in result.stdout.str() and "· auto ·" not in result.stdout.str()
-    project.runpytest("--co", "--scaling-precision=bf16").stdout.fnmatch_lines(["pytest-scaling · cpu, * · bf16 · *"])
+    arithmetic = "native" if native_bf16(torch.device("cpu")) else "rounded"  # bf16 hardware, or fp32 kernels
+    project.runpytest("--co", "--scaling-precision=bf16").stdout.fnmatch_lines(
+        [f"pytest-scaling · cpu, * · bf16 ({arithmetic}) · *"])
 
 
 def _trained_nothing(project, tmp_path):

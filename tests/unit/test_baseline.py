@@ -195,3 +195,16 @@ def test_render_comparison_fits_width(width, color):
 
 def test_render_comparison_empty():
     assert "no claims" in baseline.render_comparison([], width=80, color=False)
+
+
+def test_a_baseline_from_other_settings_is_compared_with_them_named():
+    saved = {**_report(gamma=0.5), "device": "cpu, 2 workers × 1 thread", "precision": "fp32", "budget": "small"}
+    now = {**_report(gamma=0.52), "device": "cuda:0 NVIDIA H200", "precision": "bf16", "budget": "small"}
+    changes = baseline.setting_changes(now, saved)
+    assert changes == ["device cpu, 2 workers × 1 thread → cuda:0 NVIDIA H200", "precision fp32 → bf16"]
+    unnamed = {**_report(), **dict.fromkeys(baseline.SETTINGS)}  # an older report that does not say
+    assert baseline.setting_changes(saved, saved) == [] and baseline.setting_changes(now, unnamed) == []
+    text = baseline.render_comparison(baseline.compare(now, saved), width=120, color=False, changes=changes)
+    assert "settings differ from the baseline: device cpu" in text and "precision fp32 → bf16" in text
+    assert "claims/test_precision.py" in text
+    assert "settings differ" not in baseline.render_comparison(baseline.compare(now, saved), width=120, color=False)

@@ -159,3 +159,6 @@ def test_the_precision_budget_trains_its_grid_in_both_precisions_whichever_the_s
     assert line.provides("precision") and "again in bf16" in line.describe()
     with pytest.raises(UnknownBudget, match="compare_precisions"):
         parse_budget_line("bad: parent=tiny compare_precisions=fp16", dict(BUILTIN_BUDGETS))
+    # Relative to the session it would provide the runs on one machine and not on another: refused.
+    with pytest.raises(UnknownBudget, match="compare_precisions=fp32,bf16"):
+        parse_budget_line("half: parent=tiny compare_precisions=bf16", dict(BUILTIN_BUDGETS))

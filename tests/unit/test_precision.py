@@ -67,3 +67,41 @@ def test_rounded_bf16_computes_what_autocast_computes(width):
     assert distance(rounded[0], autocast[0]) < 0.05 * distance(fp32[0], autocast[0])
     for r, a, f in zip(rounded[1], autocast[1], fp32[1]):
         assert distance(r, a) < 0.2 * distance(f, a)
+
+
+def _bf16(x: torch.Tensor) -> torch.Tensor:
+    return x.to(torch.bfloat16).float()
+
+
+def test_rounding_covers_the_ops_autocast_lowers_and_leaves_the_rest():
+    """Linear, conv with a bias, Tensor methods, einsum and out=: operands and result rounded, as
+    autocast does; fp64 and elementwise ops untouched."""
+    generator = torch.Generator().manual_seed(0)
+    a, b = torch.randn(8, 16, generator=generator), torch.randn(16, 4, generator=generator)
+    expected = _bf16(_bf16(a) @ _bf16(b))
+    with precision.RoundToBf16():
+        results = [a @ b, a.mm(b), torch.einsum("ij,jk->ik", a, b), F.linear(a, b.T), torch.tensordot(a, b, 1)]
+        out = torch.empty(8, 4)
+        torch.mm(a, b, out=out)
+        conv = F.conv2d(a.view(1, 1, 8, 16), b[:9, :1].reshape(1, 1, 3, 3), torch.tensor([0.1]), padding=1)
+        untouched = a + 2 ** -12, (a.double() @ b.double())
+    for result in [*results, out]:
+        assert torch.allclose(result, expected, rtol=0, atol=1e-6)
+        assert torch.equal(result, _bf16(result))  # results are bf16 values
+    reference = F.conv2d(_bf16(a).view(1, 1, 8, 16), _bf16(b[:9, :1]).reshape(1, 1, 3, 3), _bf16(torch.tensor([0.1])),
+                         padding=1)
+    assert torch.allclose(conv, _bf16(reference), rtol=0, atol=1e-6)
+    assert torch.equal(untouched[0], a + 2 ** -12) and untouched[1].dtype == torch.float64
+    assert torch.equal(untouched[1], a.double() @ b.double())
+
+
+def test_exact_fp32_turns_off_tf32_on_cuda_only():
+    before = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    try:
+        torch.backends.cudnn.allow_tf32 = True
+        precision.exact_fp32(CPU)
+        assert torch.backends.cudnn.allow_tf32 is True  # a CPU session leaves the process's flags alone
+        precision.exact_fp32(torch.device("cuda", 0))  # the flags are global; no GPU needed to set them
+        assert torch.backends.cudnn.allow_tf32 is False and torch.backends.cuda.matmul.allow_tf32 is False
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = before

@@ -827,3 +827,22 @@ def test_log_layout_says_a_shared_cause_once():
     assert text.count(cause) == 1 and text.count(remedy) == 1
     assert text.count("cause: as for claim_0 above") == 2
     assert text.count("to decide: as for claim_0 above") == 2
+
+
+def test_a_grid_in_two_precisions_plots_the_sessions_and_keeps_both_in_the_files(tmp_path, runs, monkeypatch):
+    """The precision budget trains the main grid in fp32 and bf16: the plots show the session's precision
+    (one frontier, not two interleaved), runs.csv and report.json's counts keep every run."""
+    import dataclasses
+
+    import pytest_scaling.report as report_package
+
+    twins = [dataclasses.replace(r, spec=dataclasses.replace(r.spec, precision="bf16")) for r in runs]
+    both = RunTable(list(runs) + twins)
+    plotted = []
+    real = report_package.make_plots
+    monkeypatch.setattr(report_package, "make_plots", lambda table, *a: plotted.append(table) or real(table, *a))
+    report.write_report(tmp_path, synthetic_records(), {**synthetic_meta(), "precision": "fp32"}, both)
+    assert {r.spec.precision for r in plotted[0]} == {"fp32"} and len(plotted[0]) == len(runs)
+    assert len(RunTable.from_csv((tmp_path / "runs.csv").read_text())) == 2 * len(runs)
+    assert json.loads((tmp_path / "report.json").read_text())["runs"]["precisions"] == {"bf16": len(runs),
+                                                                                       "fp32": len(runs)}

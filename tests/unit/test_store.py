@@ -1,3 +1,4 @@
+import dataclasses
 import hashlib
 import json
 import os
@@ -60,6 +61,10 @@ def test_an_fp32_spec_keeps_its_key_and_a_bf16_spec_gets_its_own():
     assert "precision" not in fp32.as_dict() and bf16.as_dict()["precision"] == "bf16"
     assert run_key(fp32, context) == "f9d721b603afb4a70b39106428aa56feed8dca6818cb20dc88931bb14630513f"
     assert run_key(bf16, context) != run_key(fp32, context)
+    # How the device computes bf16 (native or rounded) keys bf16 runs only.
+    native, rounded = (dataclasses.replace(context, bf16_arithmetic=a) for a in ("native", "rounded"))
+    assert run_key(fp32, native) == run_key(fp32, rounded) == run_key(fp32, context)
+    assert run_key(bf16, native) != run_key(bf16, rounded)
 
 
 def test_a_protocol_run_round_trips(cache_dir):
