@@ -11,6 +11,7 @@ is left out of both. ``--precision bf16`` times both in bf16 as training compute
 (precision.py: autocast on bf16 hardware, fp32 kernels on rounded operands elsewhere).
 
     python benchmarks/step_profile.py [--budget small] [--cores 2] [--precision auto]
+    python benchmarks/step_profile.py --ops 32 [--precision auto]   # per-op profile of one width
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ def best_ms(fn, repeats: int = 3, steps: int = 20) -> float:
 CPU = torch.device("cpu")
 
 
-def step_ms(width: int, dropout: float, precision: str) -> float:
+def training_step(width: int, dropout: float, precision: str):
+    """One member's training step (forward, backward, Adam) on a fixed batch, as a grid worker runs it."""
     model = GroupedCNN(width, [init_member(width, 0)], torch.tensor([dropout]), torch.device("cpu"))
     params = model.parameters()
     adam = _Adam(params, [torch.full_like(p, 1e-3) for p in params], TrainSettings())
@@ -60,7 +62,28 @@ def step_ms(width: int, dropout: float, precision: str) -> float:
             logits = model.forward(x, generator)[0]
         loss = F.cross_entropy(logits.float(), y)
         adam.step(list(torch.autograd.grad(loss, params)))
-    return best_ms(step)
+    return step
+
+
+def step_ms(width: int, dropout: float, precision: str) -> float:
+    return best_ms(training_step(width, dropout, precision))
+
+
+def print_op_profile(width: int, precision: str, steps: int = 20, top: int = 12) -> None:
+    """torch.profiler's per-op self time over ``steps`` training steps: where a step's time goes."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step = training_step(width, 0.0, precision)
+    for _ in range(3):
+        step()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events)
+    print(f"per-op self time, width {width}, {precision}, {steps} steps: {total / steps / 1e3:.1f} ms a step")
+    for e in events[:top]:
+        print(f"  {e.key:42s} {e.self_cpu_time_total / steps / 1e3:7.2f} ms {e.self_cpu_time_total / total:6.1%}")
 
 
 def conv2_ms(width: int, precision: str) -> float:
@@ -81,10 +104,15 @@ def main() -> None:
     parser.add_argument("--budget", default="small")
     parser.add_argument("--cores", type=int, default=2, help="grid workers the totals are divided by")
     parser.add_argument("--precision", default="auto", help="auto, fp32 or bf16")
+    parser.add_argument("--ops", type=int, default=0, metavar="WIDTH",
+                        help="print only the per-op profile of a training step at this width")
     args = parser.parse_args()
     precision = resolve_precision(args.precision, CPU)
     torch.set_num_threads(1)
     keep_freed_host_memory()
+    if args.ops:
+        print_op_profile(args.ops, precision)
+        return
     budget = get_budget(args.budget)
     data = load_dataset(resolve_dataset(), torch.device("cpu"))  # only for the subset rule (whole batches)
     # Steps each chain trains: its longest run's, as train_group trains it.
