@@ -7,6 +7,7 @@ import sys
 import time
 
 from pytest_scaling.errors import ScalingError
+from pytest_scaling.runs import PRECISION_OPTIONS
 
 
 def _session(args):
@@ -105,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--dataset", default="auto", choices=("auto", "mnist", "fashion-mnist"))
         p.add_argument("--data-dir", default=None)
         p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
-        p.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+        p.add_argument("--precision", default="auto", choices=PRECISION_OPTIONS,
                        help="forward-pass arithmetic; auto: bf16 where the device computes it natively, else fp32")
         p.add_argument("--grid", default="all", choices=("all", "main", "sweep"))
 

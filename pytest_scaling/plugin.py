@@ -172,8 +172,11 @@ class ScalingState:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scaling: a claim about scaling laws (uses the scaling_grid fixture)")
+    from pytest_scaling.budgets import PROTOCOL_BUDGETS
+
     config.addinivalue_line("markers", "scaling_needs(protocol): the claim needs runs only some budgets train "
-                            "('cooldown' or 'epochs'); skipped at collection on a budget without them")
+                            f"({', '.join(map(repr, PROTOCOL_BUDGETS))}); skipped at collection on a budget "
+                            "without them")
     state = ScalingState(config)
     config.stash[state_key] = state
     config.pluginmanager.register(state, "scaling-state")

@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from pytest_scaling.device import native_bf16
+from pytest_scaling.runs import precision_option
 
-PRECISION_CHOICES = ("fp32", "bf16", "auto")
 
 
 class _Bf16Round(torch.autograd.Function):
@@ -116,9 +116,7 @@ def bf16_arithmetic(device: torch.device) -> str:
 def resolve_precision(option: str, device: torch.device) -> str:
     """Turn ``--scaling-precision`` into ``fp32`` or ``bf16`` for this device. ``auto`` takes bf16
     only where the device computes it natively: rounded bf16 is slower than fp32, never faster."""
-    name = (option or "fp32").strip().lower()
+    name = precision_option(option)
     if name == "auto":
         return "bf16" if native_bf16(device) else "fp32"
-    if name in ("fp32", "bf16"):
-        return name
-    raise ValueError(f"unknown precision {option!r}; use one of: {', '.join(PRECISION_CHOICES)}")
+    return name

@@ -30,9 +30,20 @@ WIDTHS = (1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64, 91, 128)
 SCHEDULES = ("constant", "cooldown")
 
 #: Arithmetic of a run's forward passes (``RunSpec.precision``). ``fp32`` throughout, or ``bf16``
-#: autocast for the forward passes with fp32 weights, Adam state and loss: different numbers, so a
-#: different cache key, and a chain or group never mixes the two.
+#: convolutions and matmuls with fp32 weights, Adam state and loss (precision.py): different numbers,
+#: so a different cache key, and a chain or group never mixes the two.
 PRECISIONS = ("fp32", "bf16")
+#: What ``--scaling-precision`` accepts: a precision, or ``auto`` (bf16 where the device has it natively).
+PRECISION_OPTIONS = ("auto", *PRECISIONS)
+
+
+def precision_option(option: str | None) -> str:
+    """``--scaling-precision`` normalised (``None`` → ``auto``), or ValueError naming the choices. Here,
+    without torch, so that building a session checks it without importing torch."""
+    name = (option or "auto").strip().lower()
+    if name not in PRECISION_OPTIONS:
+        raise ValueError(f"unknown precision {option!r}; use one of: {', '.join(PRECISION_OPTIONS)}")
+    return name
 
 #: Columns of the CSV export, in order. ``checkpoints`` is JSON inside one cell.
 CSV_COLUMNS = (

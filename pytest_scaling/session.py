@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pytest_scaling.budgets import Budget, get_budget
-from pytest_scaling.runs import RunSpec, RunTable
+from pytest_scaling.runs import RunSpec, RunTable, precision_option
 
 
 @dataclass(frozen=True)
@@ -47,13 +47,13 @@ class ScalingSession:
     _imported: RunTable | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
-        from pytest_scaling.precision import PRECISION_CHOICES
         from pytest_scaling.errors import ScalingError
 
         self._budget = get_budget(self.options.budget, list(self.options.budget_lines))
-        if (self.options.precision or "").strip().lower() not in PRECISION_CHOICES:
-            raise ScalingError(f"unknown precision {self.options.precision!r}; "
-                               f"use one of: {', '.join(PRECISION_CHOICES)}")
+        try:
+            precision_option(self.options.precision)
+        except ValueError as error:
+            raise ScalingError(str(error)) from None
 
     @property
     def budget(self) -> Budget:
@@ -148,7 +148,7 @@ class ScalingSession:
         if self._precision is None:
             from pytest_scaling.precision import resolve_precision
 
-            option = (self.options.precision or "auto").strip().lower()
+            option = precision_option(self.options.precision)
             imported = self._imported_precision() if self.options.import_csv and option == "auto" else None
             if imported:  # runs trained elsewhere: read them as they were trained
                 self._precision = imported

@@ -95,6 +95,9 @@ def runs_summary(runs: RunTable | None) -> dict | None:
     def axis(name):
         return sorted(set(col(name).tolist())) if len(runs) else []
 
+    def counts(name, kind):
+        return {kind(v): int(n) for v, n in zip(*np.unique(col(name), return_counts=True))} if len(runs) else {}
+
     return {
         "count": len(runs),
         "usable": int(ok.sum()),
@@ -107,10 +110,9 @@ def runs_summary(runs: RunTable | None) -> dict | None:
         "lr_mults": axis("lr_mult"),
         "lr_scales": axis("lr_scale"),
         # the training protocols, with how many runs each (every run's own are in runs.csv)
-        "schedules": {s: int(n) for s, n in zip(*np.unique(col("schedule"), return_counts=True))} if len(runs) else {},
-        "epochs": {int(e): int(n) for e, n in zip(*np.unique(col("epochs"), return_counts=True))} if len(runs) else {},
-        "precisions": ({p: int(n) for p, n in zip(*np.unique(col("precision"), return_counts=True))}
-                       if len(runs) else {}),
+        "schedules": counts("schedule", str),
+        "epochs": counts("epochs", int),
+        "precisions": counts("precision", str),
         "total_flops": float(col("flops").sum()) if len(runs) else 0.0,
     }
 
