@@ -48,19 +48,21 @@ class Budget:
     #: estimates; every other claim reads the runs in ``precision``.
     compare_precisions: tuple[str, ...] = ()
 
+    def _spec(self, **fields) -> RunSpec:
+        """A run of this budget: its LR scale and batch size, its precision unless ``fields`` name one."""
+        return RunSpec(lr_scale=self.lr_scale, batch_size=self.batch_size, **{"precision": self.precision, **fields})
+
     def main_specs(self) -> list[RunSpec]:
         """Every run but the LR sweep's: widths × fractions × seeds × dropouts × schedules, then the
         epochs sub-grid. Claims tell them apart with ``runs.where(schedule=…, epochs=…)``."""
-        specs = [RunSpec(width=w, fraction=f, seed=s, dropout=p, lr_mult=1.0, lr_scale=self.lr_scale,
-                         batch_size=self.batch_size, schedule=schedule, precision=self.precision)
+        specs = [self._spec(width=w, fraction=f, seed=s, dropout=p, schedule=schedule)
                  for w, f, s, p, schedule in itertools.product(self.widths, self.fractions, self.seeds, self.dropouts,
                                                                self.schedules)]
         return list(dict.fromkeys(specs + self.epoch_specs() + self.precision_specs()))
 
     def precision_specs(self) -> list[RunSpec]:
         """The single-run protocol's grid again in each of ``compare_precisions``."""
-        return [RunSpec(width=w, fraction=f, seed=s, dropout=p, lr_mult=1.0, lr_scale=self.lr_scale,
-                        batch_size=self.batch_size, precision=precision)
+        return [self._spec(width=w, fraction=f, seed=s, dropout=p, precision=precision)
                 for precision in self.compare_precisions if precision != self.precision
                 for w, f, s, p in itertools.product(self.widths, self.fractions, self.seeds, self.dropouts)]
 
@@ -69,15 +71,13 @@ class Budget:
         the run of E, so its cost is the largest E's)."""
         if self.epochs == (1,):
             return []
-        return [RunSpec(width=w, fraction=f, seed=s, dropout=p, lr_mult=1.0, lr_scale=self.lr_scale,
-                        batch_size=self.batch_size, epochs=e, precision=self.precision)
+        return [self._spec(width=w, fraction=f, seed=s, dropout=p, epochs=e)
                 for w, f, s, p, e in itertools.product(self.epoch_widths or self.widths,
                                                        self.epoch_fractions or self.fractions, self.seeds,
                                                        self.dropouts, self.epochs)]
 
     def sweep_specs(self) -> list[RunSpec]:
-        return [RunSpec(width=w, fraction=self.sweep_fraction, seed=s, dropout=0.0, lr_mult=m,
-                        lr_scale=self.lr_scale, batch_size=self.batch_size, precision=self.precision)
+        return [self._spec(width=w, fraction=self.sweep_fraction, seed=s, dropout=0.0, lr_mult=m)
                 for w, m, s in itertools.product(self.sweep_widths, self.sweep_mults, self.sweep_seeds)]
 
     def all_specs(self) -> list[RunSpec]:
