@@ -34,7 +34,7 @@ SCHEDULES = ("constant", "cooldown")
 #: so a different cache key, and a chain or group never mixes the two.
 PRECISIONS = ("fp32", "bf16")
 #: What ``--scaling-precision`` accepts: a precision, or ``auto`` (bf16 where the device has it natively).
-PRECISION_OPTIONS = ("auto", *PRECISIONS)
+PRECISION_OPTIONS = (*PRECISIONS, "auto")
 
 
 def precision_option(option: str | None) -> str:
