@@ -3,4 +3,4 @@
 from pytest_scaling.estimators import *  # noqa: F403
 from pytest_scaling.estimators import __all__  # noqa: F401
 from pytest_scaling.estimators.compute_optimal import _optimum_stat  # noqa: F401  (tests)
-from pytest_scaling.estimators.frontier import _frontier_level_stat, _frontier_stat  # noqa: F401  (tests)
+from pytest_scaling.estimators.frontier import _frontier_level_stat  # noqa: F401  (tests)

@@ -364,12 +364,17 @@ def resample_means_chain_pooled(cells: Cells, plan: _ChainPool, u: np.ndarray, f
     return m[None] + g.sum(axis=2) / k[None, :, None]
 
 
-def _finish(point: float, samples: np.ndarray, method: str) -> BootstrapResult:
+def _finish(point: float, samples: np.ndarray, method: str, max_failed: float = 0.05) -> BootstrapResult:
+    """``max_failed``: the largest fraction of non-finite resamples tolerated (a caller that explains
+    its failures itself, such as a window too narrow in some resamples, passes 1)."""
     ok = np.isfinite(samples)
     n_failed = int((~ok).sum())
     if not np.isfinite(point):
         raise FitError(f"the statistic is not finite on the data themselves ({method}); check the fit region.")
-    if n_failed > 0.05 * samples.size:
+    if ok.sum() < 2:
+        raise FitError(f"fewer than 2 of {samples.size} bootstrap resamples gave a finite estimate; the data do "
+                       f"not pin this quantity down.")
+    if n_failed > max_failed * samples.size:
         raise FitError(f"{n_failed} of {samples.size} bootstrap resamples gave no finite estimate; the data do "
                        f"not pin this quantity down (too few points or seeds in the fit region).")
     return BootstrapResult(float(point), samples[ok], int(ok.sum()), n_failed, method)
@@ -436,7 +441,7 @@ def _drawer(cells: Cells, scheme: str, pool: np.ndarray | None = None):
 
 def seed_bootstrap(cells: Cells, statistic: Statistic, *, n_resamples: int = 2000, seed: int = 0,
                    scheme: str = "auto", inflate: bool = True, chunk: int = 1000,
-                   pool: np.ndarray | None = None) -> BootstrapResult:
+                   pool: np.ndarray | None = None, max_failed: float = 0.05) -> BootstrapResult:
     """Bootstrap ``statistic`` over seeds; deterministic given ``seed``.
 
     ``pool`` ``[C]`` (optional): residual-pool ids for ``scheme='pooled'`` — cells share
@@ -455,7 +460,7 @@ def seed_bootstrap(cells: Cells, statistic: Statistic, *, n_resamples: int = 200
         b = min(chunk, n_resamples - start)
         out.append(np.asarray(statistic(draw(rng, b, (cells,), inflate)[0]), float))
     method = f"seed bootstrap ({_SCHEME_NAMES[scheme]}, percentile)"
-    return _finish(point, np.concatenate(out), method)
+    return _finish(point, np.concatenate(out), method, max_failed)
 
 
 def match_cells(a: Cells, b: Cells, on: Sequence[str]) -> tuple[Cells, Cells]:
@@ -518,7 +523,7 @@ def paired_seed_bootstrap(a: Cells, b: Cells, stat_a: Statistic, stat_b: Statist
 
 def paired_joint_bootstrap(a: Cells, b: Cells, statistic: Callable[[np.ndarray, np.ndarray], np.ndarray], *,
                            n_resamples: int = 2000, seed: int = 0, scheme: str = "auto",
-                           inflate: bool = True, chunk: int = 1000) -> BootstrapResult:
+                           inflate: bool = True, chunk: int = 1000, max_failed: float = 0.05) -> BootstrapResult:
     """Bootstrap of ``statistic(M_a, M_b)`` on paired draws: for statistics that are not a difference
     of two per-condition statistics, e.g. the largest per-budget mean of cell-wise differences."""
     scheme = resolve_scheme(scheme, a)
@@ -533,4 +538,4 @@ def paired_joint_bootstrap(a: Cells, b: Cells, statistic: Callable[[np.ndarray, 
         Ma, Mb = draw(rng, n, (a, b), inflate)
         out.append(np.asarray(statistic(Ma, Mb), float))
     method = f"paired seed bootstrap ({_SCHEME_NAMES[scheme]}, percentile)"
-    return _finish(point, np.concatenate(out), method)
+    return _finish(point, np.concatenate(out), method, max_failed)

@@ -95,3 +95,15 @@ def make_lr_sweep(widths=(4, 11, 32), mults=tuple(2.0 ** k for k in range(-3, 4)
                     val_loss=L, val_acc=float(1 - error_rate(L)),
                 ))
     return RunTable(runs)
+
+
+def law_frontier_slope(law_kw: dict | None = None, **grid_kw) -> float:
+    """The law's own frontier slope over this design: the Pareto envelope of the exact law at every
+    configuration of :func:`make_grid` and its log-log OLS slope, computed from the law (no estimator)."""
+    from pytest_scaling import fits
+
+    clean = make_grid(rng=0, sigma=0, sigma_seed=0, seeds=(0,), law_kw=law_kw, **grid_kw)
+    C = np.array([r.flops for r in clean], float)
+    L = np.array([r.val_loss for r in clean], float)
+    on = fits.frontier(C, L)
+    return float(np.polyfit(np.log(C[on]), np.log(L[on]), 1)[0])

@@ -90,3 +90,20 @@ def make_chains(widths=WIDTHS, n_fractions=7, seeds=(0, 1), sigma=0.02, rho=0.9,
                                       params=N, flops_per_example=f, examples=int(end * BATCH), val_loss=L,
                                       val_acc=0.5, checkpoints=ck, slice_loss=float(at[end]), slice_acc=0.5))
     return RunTable(runs)
+
+
+def envelope_slope(lo, hi, law_kw=LAW, widths=WIDTHS, points: int = 400) -> float:
+    """The law's own frontier slope over [lo, hi]: at each compute the lowest loss over the widths
+    (each read at D = C / (3·fpe), where its one-epoch trajectory reaches that D: from one batch to
+    the whole training set), the OLS slope of its log on ln C over a dense grid. Computed from the law,
+    not through any estimator."""
+    C = np.geomspace(lo, hi, points)
+    curves = []
+    for w in widths:
+        N = int(params(w))
+        D = C / (3 * round(float(fpe(N))))
+        curves.append(np.where((D >= BATCH) & (D <= TOTAL), law(N, D, **law_kw), np.inf))
+    best = np.min(curves, axis=0)
+    if not np.all(np.isfinite(best)):
+        raise ValueError(f"no width reaches every compute in {lo:.3g}–{hi:.3g}")
+    return float(np.polyfit(np.log(C), np.log(best), 1)[0])

@@ -7,11 +7,15 @@ import dataclasses
 import numpy as np
 
 from pytest_scaling import fits
-from pytest_scaling.bootstrap import Cells, seed_bootstrap
+from pytest_scaling.bootstrap import BootstrapResult, Cells, seed_bootstrap
 from pytest_scaling.claims import Estimate
 from pytest_scaling.errors import FitError
+from pytest_scaling.estimators import pipeline
 from pytest_scaling.estimators.design import WindowChoice, cells_for_slices, choose_window, profiles
-from pytest_scaling.estimators.common import _fit_region, _flops_exponent, _ols_slope_batched, _run, _scheme_name
+from pytest_scaling.estimators.pipeline import SliceWindow
+from pytest_scaling.estimators.common import (MAX_FAILED, _fit_region, _flops_exponent, _ols_slope_batched, _run,
+                                              _scheme_name, expansion_for, narrow_window_reason,
+                                              t_expansion)
 
 
 def _iso_levels(cells: Cells) -> tuple[np.ndarray, str]:
@@ -30,10 +34,13 @@ def _iso_levels(cells: Cells) -> tuple[np.ndarray, str]:
 
 def _slice_optimum(Y: np.ndarray, u: np.ndarray, uc: np.ndarray, pinv: np.ndarray, approach: str) -> np.ndarray:
     """ln N_opt of one iso-compute slice per resample: ``Y`` [B, n] ln L at sizes ``u`` (``uc`` centred).
-    Envelope: the best size. IsoFLOP: the vertex of the parabola fitted through ``pinv`` (its
-    pseudo-inverse design), clipped to the sizes; a concave fit gives the better end."""
+    Envelope: the best size, refined by the vertex of the parabola through it and its two neighbours
+    (a raw argmin over a few integer widths is a lattice statistic whose bootstrap is not valid; the
+    three-point vertex moves continuously with the losses, and equals the best size at an edge).
+    IsoFLOP: the vertex of the parabola fitted through ``pinv`` (its pseudo-inverse design), clipped
+    to the sizes; a concave fit gives the better end."""
     if approach == "envelope":
-        return u[np.argmin(Y, axis=1)]
+        return _three_point_vertex(Y, u)
     _, c1, c2 = (Y @ pinv.T).T
     with np.errstate(divide="ignore", invalid="ignore"):
         v = np.where(c2 > 0, -c1 / (2 * np.where(c2 > 0, c2, 1)), np.nan)
@@ -43,11 +50,32 @@ def _slice_optimum(Y: np.ndarray, u: np.ndarray, uc: np.ndarray, pinv: np.ndarra
     return np.clip(v, uc[0], uc[-1]) + u.mean()
 
 
+def _three_point_vertex(Y: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Per row of ``Y [B, n]`` (ln L at sizes ``u``), the vertex of the parabola through the lowest point
+    and its neighbours, kept between them; the lowest size itself at either end of the slice."""
+    B, n = Y.shape
+    k = np.argmin(Y, axis=1)
+    if n < 3:
+        return u[k]
+    kc = np.clip(k, 1, n - 2)
+    r = np.arange(B)
+    x0, x1, x2 = u[kc - 1], u[kc], u[kc + 1]
+    y0, y1, y2 = Y[r, kc - 1], Y[r, kc], Y[r, kc + 1]
+    num = (x1 - x0) ** 2 * (y1 - y2) - (x1 - x2) ** 2 * (y1 - y0)
+    den = (x1 - x0) * (y1 - y2) - (x1 - x2) * (y1 - y0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = x1 - 0.5 * num / den
+    v = np.where(np.isfinite(v), np.clip(v, x0, x2), x1)
+    return np.where((k == 0) | (k == n - 1), u[k], v)
+
+
 def _optimum_stat(cells: Cells, size: str = "params", approach: str = "isoflop", min_points: int = 4,
-                  drop_edge: bool = False, starts: np.ndarray | None = None, bounds: tuple | None = None, **_):
+                  drop_edge: bool = False, starts: np.ndarray | None = None, bounds: tuple | None = None,
+                  window: WindowChoice | None = None, **_):
     """Builder for γ. Cells with trajectories (``design.trajectory_cells``) give iso-compute
-    profiles (:func:`_profile_optimum_stat`, slices with compute in ``bounds``); plain cells
-    give the grid's diagonals (restricted to ``bounds`` as cells)."""
+    profiles (:func:`_profile_optimum_stat`: the slices of ``window``'s compute-limited window,
+    re-chosen per resample, or with compute in ``bounds``); plain cells give the grid's diagonals
+    (restricted to ``bounds`` as cells)."""
     if size not in ("params", "width"):
         raise ValueError(f"size must be 'params' or 'width', got {size!r}")
     if approach == "parametric":
@@ -55,7 +83,10 @@ def _optimum_stat(cells: Cells, size: str = "params", approach: str = "isoflop",
     if approach not in ("envelope", "isoflop"):
         raise ValueError(f"approach must be 'envelope', 'isoflop' or 'parametric', got {approach!r}")
     if "traj_examples" in cells.design:
-        return _profile_optimum_stat(cells, size, approach, bounds)
+        sw = None
+        if window is not None and bounds is None:
+            sw = SliceWindow.for_choice(profiles(cells, size), window)
+        return _profile_optimum_stat(cells, size, approach, bounds, sw)
     if bounds is not None:  # diagonals of the cells in range; the statistic still reads every cell's column
         c = cells.design["flops"]
         keep = np.flatnonzero((c >= bounds[0] * (1 - 1e-9)) & (c <= bounds[1] * (1 + 1e-9)))
@@ -126,71 +157,73 @@ def _optimum_stat(cells: Cells, size: str = "params", approach: str = "isoflop",
 PARABOLA_HALF_WIDTH = 2
 
 
-def _profile_optimum_stat(cells: Cells, size: str, approach: str, bounds: tuple | None):
-    """γ from iso-compute profiles (``design.profiles``): per half-octave slice with compute in
-    ``bounds``, the best width (envelope) or the vertex of a parabola in ln N fitted to the
-    ``PARABOLA_HALF_WIDTH`` widths each side of the best one (isoflop); then ln N_opt on ln C.
-    The slices and each parabola's widths are fixed from the point estimate, so every resample
-    fits the same design."""
+def _profile_optimum_stat(cells: Cells, size: str, approach: str, bounds: tuple | None,
+                          window: SliceWindow | None = None):
+    """γ from iso-compute profiles (``design.profiles``): per half-octave slice, the best width
+    smoothed by its neighbours (envelope) or the vertex of a parabola in ln N fitted to the
+    ``PARABOLA_HALF_WIDTH`` widths each side of the best one (isoflop); then ln N_opt on ln C over
+    the slices ``window`` keeps in each resample (the compute-limited window re-chosen per resample),
+    or, without one, the slices with compute in ``bounds``. Each parabola's widths are fixed from the
+    point estimate, so every resample fits the same design.
+
+    The statistic carries ``optima(M)`` ``[B, S]``, ``slices(M)`` ``[B, S]`` (kept) and ``x`` (ln C), for
+    paired comparisons that share one window."""
     prof = profiles(cells, size)
-    sel = np.ones(prof.compute.size, bool)
-    if bounds is not None:
-        sel = (prof.compute >= bounds[0] * (1 - 1e-9)) & (prof.compute <= bounds[1] * (1 + 1e-9))
-    sel = np.flatnonzero(sel)
-    point = prof.values(cells.means()[None])[0]
+    if window is None:
+        window = SliceWindow.for_choice(prof, WindowChoice(bounds, "given" if bounds else "all runs"))
+    point = prof.values(cells.means()[None])
+    kept = window(point)[0]
+    if kept.sum() < 3:
+        raise FitError(f"only {int(kept.sum())} iso-compute slice(s) in the compute range; γ needs ≥3.",
+                       to_decide="more widths and data fractions, so that more compute levels compare ≥3 widths")
+    point = point[0]
     lnN = np.log(prof.size)
     slices, edges = [], 0
-    for s in sel:
+    for s in range(prof.compute.size):
         idx = np.flatnonzero(prof.present[s])
         k = int(np.argmin(point[s, idx]))
-        edges += not 0 < k < idx.size - 1
+        edges += bool(kept[s]) and not 0 < k < idx.size - 1
         lo = int(np.clip(k - PARABOLA_HALF_WIDTH, 0, max(0, idx.size - 3)))
         hi = int(min(idx.size, max(lo + 3, k + PARABOLA_HALF_WIDTH + 1)))
         fit_idx = idx[lo:hi] if approach == "isoflop" else idx
         u = lnN[fit_idx]
         uc = u - u.mean()
         X = np.stack([np.ones_like(uc), uc, uc ** 2], 1)
-        slices.append((s, fit_idx, u, uc, np.linalg.pinv(X)))
-    if len(slices) < 3:
-        raise FitError(f"only {len(slices)} iso-compute slice(s) in the compute range; γ needs ≥3.",
-                       to_decide="more widths and data fractions, so that more compute levels compare ≥3 widths")
-    xC = np.log(prof.compute[[sl[0] for sl in slices]])
+        slices.append((fit_idx, u, uc, np.linalg.pinv(X)))
+    xC = np.log(prof.compute)
 
-    def optima(M):
-        P = prof.values(M)  # [B, S, W]
-        out = np.empty((M.shape[0], len(slices)))
-        for j, (s, fit_idx, u, uc, pinv) in enumerate(slices):
-            out[:, j] = _slice_optimum(P[:, s, fit_idx], u, uc, pinv, approach)
+    def optima_from(P):
+        out = np.empty((P.shape[0], len(slices)))
+        for s, (fit_idx, u, uc, pinv) in enumerate(slices):
+            out[:, s] = _slice_optimum(P[:, s, fit_idx], u, uc, pinv, approach)
         return out
 
     def stat(M):
-        return _ols_slope_batched(xC, optima(M))
+        P = prof.values(M)
+        return pipeline.slope(xC, optima_from(P), window(P))
 
-    pts = optima(cells.means()[None])[0]
-    line = fits.fit_power_law(np.exp(xC), np.exp(pts)) if np.unique(pts).size > 1 else None
+    stat.optima = lambda M: optima_from(prof.values(M))
+    stat.slices = lambda M: window(prof.values(M))
+    stat.x = xC
+    stat.window = window
+    pts = optima_from(point[None])[0][kept]
+    line = fits.fit_power_law(prof.compute[kept], np.exp(pts)) if np.unique(pts).size > 1 else None
     # Each width's trajectory is one cell of a few seeds: Σ(seeds − 1) residual df in all. The percentile
-    # interval is expanded by t_df/z (Hesterberg's expanded percentile interval): unexpanded, γ inside the
-    # window covered the law's γ in 91.5% of 200 replicates with 3 seeds, expanded 93.0% (2 seeds: 96.5%;
-    # tests/unit/test_design.py).
+    # interval is expanded by t_df/z (Hesterberg's expanded percentile interval) where each chain resamples
+    # its own seeds (common.expansion_for; tests/unit/test_design.py).
     df = int(np.sum(np.maximum(cells.counts[prof.cell] - 1, 0)))
     info = {"levels": "iso-compute profiles (half-octave slices read off each width's trajectory)",
-            "residual_df": df, "interval_expansion": _expansion(df),
-            "slices_used": len(slices), "slices_optimum_at_edge": edges, "slice_compute": np.exp(xC).tolist(),
-            "nopt_points": {approach: [[float(c), float(n)] for c, n in zip(np.exp(xC), np.exp(pts))]}}
+            "residual_df": df, "interval_expansion": t_expansion(df), "window_resampled": window.resampled,
+            "slices_used": int(kept.sum()), "slices_optimum_at_edge": edges,
+            "slice_compute": prof.compute[kept].tolist(),
+            "nopt_points": {approach: [[float(c), float(n)] for c, n in zip(prof.compute[kept], np.exp(pts))]}}
     if line is not None:
         info["nopt_fits"] = {approach: {"slope": line.slope, "prefactor": line.prefactor}}
     reason = ""
-    if 2 * edges > len(slices):
-        reason = (f"{edges} of {len(slices)} iso-compute slices have their optimum at the smallest or largest "
+    if 2 * edges > kept.sum():
+        reason = (f"{edges} of {int(kept.sum())} iso-compute slices have their optimum at the smallest or largest "
                   f"width read at that compute: the grid does not bracket N_opt")
     return stat, info, reason
-
-
-def _expansion(df: int) -> float:
-    """t_df/z at 95%: how much wider a percentile interval must be when its noise comes from df residuals."""
-    import scipy.stats
-
-    return float(scipy.stats.t.ppf(0.975, max(df, 1)) / scipy.stats.norm.ppf(0.975))
 
 
 def _parametric_nopt_points(cells: Cells, size: str, fit, n_points: int = 8) -> list:
@@ -264,16 +297,16 @@ def compute_optimal_exponent(runs, size: str = "params", approach: str = "isoflo
     choice = _window_for(runs, approach, window, size)
     full = cells_for_slices(runs)
     cells, region = _fit_region(full, min_compute, drop_smallest_decades)
-    bounds = slice_bounds(region, choice.window, min_compute is not None or drop_smallest_decades > 0)
+    where = slice_args(region, choice, min_compute is not None or drop_smallest_decades > 0)
     est = _run(cells, _optimum_stat, f"γ in N_opt ∝ C^γ ({size}, {approach})", n_resamples, seed, scheme, region,
-               full, size=size, approach=approach, starts=starts, bounds=bounds)
+               full, size=size, approach=approach, starts=starts, **where)
     if compare:
         others = {}
         for other in ("envelope", "isoflop", "parametric"):
             if other == approach:
                 continue
             try:
-                st = _optimum_stat(cells, size=size, approach=other, starts=starts, bounds=bounds)[0]
+                st = _optimum_stat(cells, size=size, approach=other, starts=starts, **where)[0]
                 others[other] = float(st(cells.means()[None])[0])
             except FitError as e:
                 others[other] = f"n/a ({e})"
@@ -298,6 +331,14 @@ def slice_bounds(region: dict, window: tuple | None, cut: bool) -> tuple | None:
     return (max(window[0], lo or 0.0), window[1])
 
 
+def slice_args(region: dict, choice: WindowChoice, cut: bool) -> dict:
+    """How γ's builder picks its slices: the design's window re-chosen in every resample (``window``),
+    unless a fit-region cut or a given range fixes them (``bounds``)."""
+    if choice.source == "design" and not cut:
+        return {"window": choice, "bounds": None}
+    return {"bounds": slice_bounds(region, choice.window, cut)}
+
+
 def compute_optimal_exponents(runs, size: str = "params", approaches=("envelope", "isoflop", "parametric"), *,
                               n_resamples: int = 400, seed: int = 0, scheme: str = "auto",
                               starts: np.ndarray | None = None, min_compute: float | None = None,
@@ -315,8 +356,7 @@ def compute_optimal_exponents(runs, size: str = "params", approaches=("envelope"
     full = cells_for_slices(runs)
     cells, region = _fit_region(full, min_compute, drop_smallest_decades)
     cut = min_compute is not None or drop_smallest_decades > 0
-    built = {a: _optimum_stat(cells, size=size, approach=a, starts=starts,
-                              bounds=slice_bounds(region, choices[a].window, cut))
+    built = {a: _optimum_stat(cells, size=size, approach=a, starts=starts, **slice_args(region, choices[a], cut))
              for a in approaches}
     stats = {a: b[0] for a, b in built.items()}
     store = {a: [] for a in approaches}
@@ -327,11 +367,11 @@ def compute_optimal_exponents(runs, size: str = "params", approaches=("envelope"
             store[a].append(vals[a])
         return vals[approaches[0]]
 
-    seed_bootstrap(cells, joint, n_resamples=n_resamples, seed=seed, scheme=scheme)
+    seed_bootstrap(cells, joint, n_resamples=n_resamples, seed=seed, scheme=scheme, max_failed=1.0)
     point = {a: v[0][0] for a, v in store.items()}
     boot = {a: np.concatenate(v[1:]) for a, v in store.items()}
     for a in approaches:  # the profile approaches' expanded percentile intervals (see _profile_optimum_stat)
-        boot[a] = point[a] + built[a][1].get("interval_expansion", 1.0) * (boot[a] - point[a])
+        boot[a] = point[a] + expansion_for(built[a][1], cells, scheme) * (boot[a] - point[a])
     points, nfits = {}, {}
     for b in built.values():
         points.update(b[1].get("nopt_points", {}))
@@ -341,9 +381,13 @@ def compute_optimal_exponents(runs, size: str = "params", approaches=("envelope"
 
     def make(value, samples, q, info, reason=""):
         ok = np.isfinite(samples)
-        if not np.isfinite(value) or (~ok).sum() > 0.05 * samples.size:
+        resampled = bool(info.get("window_resampled"))
+        if not np.isfinite(value) or ((~ok).sum() > 0.05 * samples.size and not resampled) or ok.sum() < 2:
             raise FitError(f"{q}: {(~ok).sum()} of {samples.size} resamples gave no finite estimate; "
                            f"the data do not pin it down.")
+        if resampled and (~ok).sum() > MAX_FAILED * samples.size:
+            reason = "; ".join(dict.fromkeys(r for r in (reason, narrow_window_reason(
+                BootstrapResult(value, samples[ok], int(ok.sum()), int((~ok).sum()), ""))) if r))
         d = {**info, "fit_region": region, "nopt_points": points, "nopt_fits": nfits,
              "all_approaches": {a: point[a] for a in approaches}}
         if (~ok).sum():
@@ -362,6 +406,7 @@ def compute_optimal_exponents(runs, size: str = "params", approaches=("envelope"
             reason = "; ".join(dict.fromkeys(r for r in (out[a].reason, out[b].reason) if r))
             windowed = choices[a] if choices[a].design is not None or choices[a].window else choices[b]
             est = make(point[a] - point[b], boot[a] - boot[b], f"γ({a}) − γ({b})",
-                       {"a": point[a], "b": point[b], **windowed.details()}, reason)
+                       {"a": point[a], "b": point[b], **windowed.details(),
+                        "window_resampled": any(built[x][1].get("window_resampled") for x in (a, b))}, reason)
             out[f"{a} − {b}"] = dataclasses.replace(est, to_decide=out[a].to_decide or out[b].to_decide)
     return out

@@ -25,7 +25,9 @@ widths would need more examples than one epoch has). At the large end it is
 larger widths would need fewer examples than the trajectory's first scored point).
 
 **The compute-limited window** [C_lo, C_hi] is the longest run of consecutive slices whose
-optimum is interior, kept below the compute where the frontier becomes all data-capped.
+optimum is interior (one non-interior slice between two interior ones counting as interior:
+:func:`window_mask`), kept below the compute where the frontier becomes all data-capped.
+Estimators re-choose it by the same rule in every seed resample (``estimators.pipeline``).
 Rule: it decides a claim only with ≥ ``MIN_WINDOW_SLICES`` interior slices (three points for
 a slope with an interval, two octaves of compute); narrower, or none, makes every
 compute-limited claim inconclusive with that cause.
@@ -243,7 +245,8 @@ class Design:
             "window_decades": self.window_decades, "window_slices": self.window_slices,
             "window_decides": self.usable_window() is not None,
             "window_rule": f"longest run of consecutive half-octave iso-compute slices whose best width is "
-                           f"interior, below the data cap; decides claims with ≥{MIN_WINDOW_SLICES} slices",
+                           f"interior (a single slice between two interior ones counts), below the data cap; "
+                           f"re-chosen in every seed resample; decides claims with ≥{MIN_WINDOW_SLICES} slices",
             "data_cap_from": self.data_cap_from,
             "frontier": [{"compute": p.compute, "width": p.width, "fraction": p.fraction, "loss": p.loss,
                           "binding": p.binding} for p in self.frontier],
@@ -332,16 +335,57 @@ def diagnose_cells(cells: Cells, size: str = "params") -> Design:
 
 
 def _window(slices, cap_from: float | None) -> tuple | None:
-    """Longest run of consecutive interior slices below the data cap, as (C_first, C_last)."""
-    best, run = [], []
-    for s in slices:
-        if s.binding == "interior" and (cap_from is None or s.compute < cap_from):
-            run.append(s.compute)
-            if len(run) > len(best):
-                best = list(run)
-        else:
-            run = []
-    return (best[0], best[-1]) if best else None
+    """The point estimate's window under :func:`window_mask`'s rule, as (C_first, C_last)."""
+    compute = np.array([s.compute for s in slices])
+    interior = np.array([[s.binding == "interior" for s in slices]])
+    capped = np.array([[s.binding == "data_cap" for s in slices]])
+    below = np.ones(compute.size, bool) if cap_from is None else compute < cap_from
+    mask = window_mask(interior, below, capped, min_slices=1)[0]
+    return (float(compute[mask][0]), float(compute[mask][-1])) if mask.any() else None
+
+
+def slice_interior(prof: Profiles, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``([B, S], [B, S])``: whether each slice's best width (lowest profile value ``P [B, S, W]``) has a
+    smaller and a larger width read beside it at that compute, and whether it is data-capped (the
+    smallest width read there, at the end of its one-epoch trajectory or above a smaller width that
+    one epoch cannot take to that compute)."""
+    k = np.argmin(np.where(prof.present, P, np.inf), axis=2)
+    first = np.argmax(prof.present, axis=1)
+    last = prof.present.shape[1] - 1 - np.argmax(prof.present[:, ::-1], axis=1)
+    top = np.take_along_axis(np.broadcast_to(prof.at_top, P.shape), k[..., None], 2)[..., 0]
+    capped = (k == first[None]) & (top | (first[None] > 0))  # as _classify_slice's "data_cap"
+    return (k > first[None]) & (k < last[None]), capped
+
+
+def window_mask(interior: np.ndarray, below_cap: np.ndarray, capped: np.ndarray | None = None,
+                min_slices: int = MIN_WINDOW_SLICES) -> np.ndarray:
+    """``[B, S]`` slices of the compute-limited window, per row of ``interior [B, S]``.
+
+    The window is the longest run of consecutive interior slices below the data cap, where a single
+    slice between two interior ones whose best width is the smallest or largest read there counts as
+    interior: N_opt(C) of a law moves smoothly, so one slice whose best width ties with its neighbour
+    is seed noise, and a rule that split the window there moved both its ends (and several verdicts)
+    on a perturbation the seeds cannot resolve. A data-capped slice (``capped``: the best width is at
+    the end of its one-epoch trajectory) is a real edge, never bridged. A row with a run shorter than
+    ``min_slices`` gets no window. Every resample applies the same rule, so the window's own noise
+    reaches the intervals (see ``estimators.pipeline``).
+    """
+    ok = interior & below_cap[None]
+    bridge = below_cap[None, 1:-1] if capped is None else below_cap[None, 1:-1] & ~capped[:, 1:-1]
+    closed = ok.copy()
+    closed[:, 1:-1] |= ok[:, :-2] & ok[:, 2:] & bridge
+    B, S = closed.shape
+    run = np.zeros(B, int)
+    best_len = np.zeros(B, int)
+    best_end = np.zeros(B, int)
+    for s in range(S):
+        run = np.where(closed[:, s], run + 1, 0)
+        better = run > best_len
+        best_len = np.where(better, run, best_len)
+        best_end = np.where(better, s, best_end)
+    pos = np.arange(S)[None]
+    start = (best_end - best_len + 1)[:, None]
+    return (pos >= start) & (pos <= best_end[:, None]) & (best_len >= max(min_slices, 1))[:, None]
 
 
 def diagnose(runs, size: str = "params") -> Design:

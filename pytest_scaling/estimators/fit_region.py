@@ -6,10 +6,21 @@ import numpy as np
 
 from pytest_scaling.bootstrap import seed_bootstrap
 from pytest_scaling.claims import Estimate
-from pytest_scaling.estimators.common import _estimate, _fit_region, cells_from_runs
+from pytest_scaling.errors import FitError
+from pytest_scaling.estimators import pipeline
+from pytest_scaling.estimators.common import _estimate, narrow_window_reason
 from pytest_scaling.estimators.compute_optimal import _optimum_stat
-from pytest_scaling.estimators.design import cells_for_slices, choose_window, in_window
-from pytest_scaling.estimators.frontier import _frontier_stat
+from pytest_scaling.estimators.design import cells_for_slices, choose_window
+
+
+def _drop_lowest(x: np.ndarray, mask: np.ndarray, decades: float, keep: int = 3) -> np.ndarray:
+    """Per row, the kept slices at or above the row's first kept slice × 10^decades, but never fewer than
+    the row's last ``keep`` (a resample's window may be shorter than the point estimate's)."""
+    first = np.where(mask.any(1), x[np.argmax(mask, 1)], np.inf)
+    xs = np.where(mask, x[None], -np.inf)
+    kth = np.sort(xs, axis=1)[:, -keep] if mask.shape[1] >= keep else np.full(mask.shape[0], -np.inf)
+    cut = np.minimum(first + decades * np.log(10), kth)
+    return mask & (x[None] >= cut[:, None] - 1e-9)
 
 
 def fit_region_shift(runs, estimator: str = "compute_optimal_exponent", *, drop_smallest_decades: float = 1.0,
@@ -19,8 +30,11 @@ def fit_region_shift(runs, estimator: str = "compute_optimal_exponent", *, drop_
     both on the same seed resamples ("Scaling Laws, Carefully": fit-region choice moves exponents).
 
     ``estimator``: 'frontier_slope' or 'compute_optimal_exponent' (kwargs such as ``approach`` go to it).
-    ``window`` ("auto", (C_lo, C_hi) or None): "all runs" then means the runs in the window, and
-    at most half of the window's decades are dropped (so ≥ 2 slices remain in its upper half).
+    ``window`` ("auto", (C_lo, C_hi) or None): "all runs" then means the frontier points or slices in the
+    window — re-chosen in every resample, the drop counted from that resample's window start — and at
+    most half of the point window's decades are dropped (so ≥ 2 slices remain in its upper half). Both
+    sides read one frontier computed on every run (:mod:`~pytest_scaling.estimators.pipeline`), so the
+    restricted side is the same frontier cut, not a frontier recomputed on what the cut leaves.
     """
     if estimator not in ("frontier_slope", "compute_optimal_exponent"):
         raise ValueError(f"fit_region_shift supports 'frontier_slope' and 'compute_optimal_exponent', "
@@ -29,31 +43,40 @@ def fit_region_shift(runs, estimator: str = "compute_optimal_exponent", *, drop_
     decades = drop_smallest_decades
     if choice.window is not None:
         decades = min(decades, float(np.log10(choice.window[1] / choice.window[0])) / 2)
-    if estimator == "frontier_slope":
-        full = in_window(cells_from_runs(runs), choice.window)
-        sub, region = _fit_region(full, None, decades)
-        keep = np.flatnonzero(full.design["flops"] >= region["min_compute"] * (1 - 1e-12))
-        s_full = _frontier_stat(full, **kw)[0]
-        s_sub = _frontier_stat(sub, **kw)[0]
-    else:  # the same cells (each width's trajectory) with the slices' compute bounded
-        full = cells_for_slices(runs)
-        lo = choice.window[0] if choice.window else float(full.design["flops"].min())
-        hi = choice.window[1] if choice.window else np.inf
-        cut = lo * 10 ** decades
-        region = {"min_compute": cut, "drop_smallest_decades": decades}
-        keep = np.arange(full.n_cells)
-        s_full = _optimum_stat(full, bounds=(lo, hi), **kw)[0]
-        s_sub = _optimum_stat(full, bounds=(cut, hi), **kw)[0]
     store = []
+    if estimator == "frontier_slope":
+        pipe = pipeline.Pipeline.from_cells(cells_for_slices(runs), choice)
+        cells, x = pipe.cells, pipe.x
+
+        def parts(M):
+            F, w = pipe.read(M)
+            return F, F, np.asarray(w)
+    else:
+        cells = cells_for_slices(runs)
+        builder = _optimum_stat(cells, window=choice if choice.source == "design" else None,
+                                bounds=None if choice.source == "design" else choice.window, **kw)[0]
+        if not hasattr(builder, "optima"):
+            raise FitError("the γ fit-region shift reads iso-compute profiles: the runs need checkpoint "
+                           "trajectories (train them with this engine or import them with checkpoints).")
+        x = builder.x
+
+        def parts(M):
+            return builder.optima(M), None, np.asarray(builder.slices(M))
 
     def stat(M):
-        a, b = s_full(M), s_sub(M[:, keep])
+        Y, _, w = parts(M)
+        a = pipeline.slope(x, Y, w)
+        b = pipeline.slope(x, Y, _drop_lowest(x, w, decades))
         store.append((a, b))
         return b - a
 
-    res = seed_bootstrap(full, stat, n_resamples=n_resamples, seed=seed, scheme=scheme)
+    resampled = choice.source == "design"
+    res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme,
+                         max_failed=1.0 if resampled else 0.05)
     q = ("Δ slope d lnL/d lnC" if estimator == "frontier_slope" else "Δγ") + \
         f" (drop smallest {decades:.2g} decade(s) − all)"
-    details = {"all_runs": float(store[0][0][0]), "restricted": float(store[0][1][0]), "fit_region": region,
-               "estimator": estimator, **{k: v for k, v in kw.items() if isinstance(v, (str, int, float))}}
-    return choice.apply(_estimate(res, q, full.n_runs, details))
+    details = {"all_runs": float(store[0][0][0]), "restricted": float(store[0][1][0]),
+               "fit_region": {"drop_smallest_decades": decades, "counted_from": "each resample's window start"},
+               "estimator": estimator, "window_resampled": resampled,
+               **{k: v for k, v in kw.items() if isinstance(v, (str, int, float))}}
+    return choice.apply(_estimate(res, q, cells.n_runs, details, narrow_window_reason(res) if resampled else ""))

@@ -2,65 +2,82 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+import dataclasses
 import numpy as np
 
 from pytest_scaling import fits
-from pytest_scaling.bootstrap import Cells, seed_bootstrap
+from pytest_scaling.bootstrap import Cells
 from pytest_scaling.claims import Estimate
 from pytest_scaling.errors import FitError
-from pytest_scaling.estimators.design import choose_window, in_window
-from pytest_scaling.estimators.common import (_estimate, _fit_region, _ols_slope_batched, _run, cells_from_runs,
-                                              ols_slope)
+from pytest_scaling.estimators import pipeline
+from pytest_scaling.estimators.common import _ols_slope_batched, ols_slope
+from pytest_scaling.estimators.design import cells_for_slices, choose_window
 
 
-def _frontier_stat(cells: Cells, **_) -> tuple[Callable, dict]:
-    lnC = np.log(cells.design["flops"])
-    order = np.argsort(lnC, kind="stable")
-    x = lnC[order]
-
-    def stat(M):
-        Ms = M[:, order, 0]
-        mask = fits.frontier_mask_batched(Ms)
-        return _ols_slope_batched(x, Ms, mask.astype(float))
-
-    m = cells.means()[:, 0]
-    idx = fits.frontier(cells.design["flops"], np.exp(m))
-    if idx.size < 3:
-        raise FitError(f"the frontier has {idx.size} point(s); a slope with an interval needs ≥3. "
-                       f"Add compute levels (more widths/fractions) or widen the fit region.")
-    ols = fits.fit_power_law(cells.design["flops"][idx], np.exp(m[idx]))
-    return stat, {"frontier_points": int(idx.size), "ols_slope": ols.slope, "ols_ci": list(ols.slope_ci(0.95)),
-                  "prefactor": ols.prefactor, "r2": ols.r2}
+def _region(pipe: pipeline.Pipeline, min_compute: float | None, drop_smallest_decades: float) -> tuple:
+    """The fit region as a fixed mask on the pipeline's abscissae (compute ≥ max(min_compute, smallest
+    run's compute × 10^decades)), and its record."""
+    cut = float(pipe.cells.design["flops"].min()) * 10 ** float(drop_smallest_decades)
+    if min_compute is not None:
+        cut = max(cut, float(min_compute))
+    asked = min_compute is not None or drop_smallest_decades > 0
+    keep = pipe.compute >= cut * (1 - 1e-12) if asked else np.ones(pipe.compute.size, bool)
+    if not keep.any():
+        raise FitError(f"the fit region (compute ≥ {cut:.3g}) contains no frontier point; lower min_compute.")
+    info = {"min_compute": cut if asked else None, "drop_smallest_decades": float(drop_smallest_decades),
+            "runs_used": pipe.cells.n_runs}
+    return keep, info
 
 
 def frontier_slope(runs, *, value: str = "loss", n_resamples: int = 2000, seed: int = 0, scheme: str = "auto",
                    min_compute: float | None = None, drop_smallest_decades: float = 0.0,
                    method: str = "bootstrap", window=None) -> Estimate:
-    """Slope d ln L / d ln C of the compute-efficient frontier of seed-averaged configurations.
+    """Slope d ln L / d ln C of the compute-efficient frontier (:mod:`~pytest_scaling.estimators.pipeline`:
+    the profile minimum of the learning curves where runs carry checkpoints, else the step frontier of
+    the seed-averaged configurations; computed on every run, then restricted).
 
-    ``window``: "auto" fits only the runs inside the design's compute-limited window
-    (:func:`~pytest_scaling.estimators.design.choose_window`; flagged when it is too narrow),
-    (C_lo, C_hi) a given range, None (default) every run.
+    ``window``: "auto" reads the compute-limited window (:func:`~pytest_scaling.estimators.design.choose_window`),
+    re-chosen in every resample; (C_lo, C_hi) a given range; None (default) every frontier point.
+    The error-rate frontier (``value='error'``) reads the loss design's window, fixed at its point estimate.
 
     ``method='bootstrap'`` (default) resamples seeds and recomputes the frontier;
     ``method='ols'`` gives the statsmodels t-interval on the frontier points, which
     ignores that the frontier is a minimum over noisy runs (too narrow; for comparison).
     """
-    choice = choose_window(runs, window)
-    full = in_window(cells_from_runs(runs, value), choice.window)
-    cells, region = _fit_region(full, min_compute, drop_smallest_decades)
+    pipe = _pipeline(runs, value, window)
+    keep, region = _region(pipe, min_compute, drop_smallest_decades)
     q = "slope d lnL/d lnC" if value == "loss" else "slope d ln(err)/d lnC"
     if method == "ols":
-        m = cells.means()[:, 0]
-        idx = fits.frontier(cells.design["flops"], np.exp(m))
-        est = ols_slope(cells.design["flops"][idx], np.exp(m[idx]), q, runs=cells.n_runs)
-        return choice.apply(Estimate(value=est.value, method=est.method, runs=est.runs, quantity=q, se=est.se,
-                                     df=est.df, details={**est.details, "fit_region": region}))
+        F, w = pipe.point()
+        idx = w & keep & np.isfinite(F)
+        if idx.sum() < 3:
+            raise FitError(f"the frontier has {int(idx.sum())} point(s) in range; a slope needs ≥3.")
+        est = ols_slope(pipe.compute[idx], np.exp(F[idx]), q, runs=pipe.cells.n_runs)
+        return pipe.choice.apply(Estimate(value=est.value, method=est.method, runs=est.runs, quantity=q, se=est.se,
+                                          df=est.df, details={**est.details, "fit_region": region}))
     if method != "bootstrap":
         raise ValueError(f"method must be 'bootstrap' or 'ols', got {method!r}")
-    return choice.apply(_run(cells, _frontier_stat, q, n_resamples, seed, scheme, region, full))
+    x = pipe.x
+    F, w = pipe.point()
+    n = int((w & keep & np.isfinite(F)).sum())
+    if n < 3:
+        raise FitError(f"the frontier has {n} point(s) in range; a slope with an interval needs ≥3. "
+                       f"Add compute levels (more widths/fractions) or widen the fit region.")
+    ols = fits.fit_power_law(pipe.compute[w & keep & np.isfinite(F)], np.exp(F[w & keep & np.isfinite(F)]))
+    info = {"ols_slope": ols.slope, "ols_ci": list(ols.slope_ci(0.95)), "prefactor": ols.prefactor, "r2": ols.r2,
+            "fit_region": region}
+    return pipeline.run(pipe, lambda F, w: pipeline.slope(x, F, w & keep), q, n_resamples=n_resamples, seed=seed,
+                        scheme=scheme, details=info)
+
+
+def _pipeline(runs, value: str, window) -> pipeline.Pipeline:
+    """The pipeline; the error rate's window is the loss design's, fixed (the design is about loss)."""
+    if value == "loss" or window != "auto":
+        return pipeline.build(runs, value, window)
+    choice = choose_window(runs, window)
+    return pipeline.Pipeline.from_cells(cells_for_slices(runs, value),
+                                        dataclasses.replace(choice, source="the loss design's window, fixed"
+                                                            if choice.source == "design" else choice.source))
 
 
 def accuracy_frontier_slope(runs, **kw) -> Estimate:
@@ -71,38 +88,47 @@ def accuracy_frontier_slope(runs, **kw) -> Estimate:
 def saturating_frontier(runs, *, n_resamples: int = 200, seed: int = 0, scheme: str = "auto",
                         min_compute: float | None = None, drop_smallest_decades: float = 0.0,
                         window=None) -> Estimate:
-    """α of L = E + A·C^−α on the frontier, with its comparison against the pure power law.
+    """α of L = E + A·C^−α on the frontier (the pipeline's), with its comparison against the pure power law.
 
     Bootstrap resamples refit from the full-data optimum (a loop: the fit is a
     bounded nonlinear least squares), hence the smaller default ``n_resamples``.
+    ``details['E_at_bound']`` says when Ê sits on its bound 0: α̂ is then minus the straight
+    slope and its percentile interval is not valid (a parameter on its boundary); the estimate is
+    flagged so. :func:`irreducible_loss` tests E itself.
     """
-    choice = choose_window(runs, window)
-    full = in_window(cells_from_runs(runs), choice.window)
-    cells, region = _fit_region(full, min_compute, drop_smallest_decades)
-    C = cells.design["flops"]
-    m = cells.means()[:, 0]
-    idx = fits.frontier(C, np.exp(m))
-    fit = fits.fit_saturating(C[idx], np.exp(m[idx]))
+    pipe = pipeline.build(runs, "loss", window)
+    keep, region = _region(pipe, min_compute, drop_smallest_decades)
+    F, w = pipe.point()
+    idx = w & keep & np.isfinite(F)
+    if idx.sum() < 4:
+        raise FitError(f"the frontier has {int(idx.sum())} point(s) in range; the saturating form needs ≥4.")
+    C = pipe.compute
+    fit = fits.fit_saturating(C[idx], np.exp(F[idx]))
     start = (fit.E, fit.A, fit.alpha)
+    E_store = []
 
-    def stat(M):
-        out = np.empty((M.shape[0], 2))
-        for b in range(M.shape[0]):
-            y = np.exp(M[b, :, 0])
-            j = fits.frontier(C, y)
-            if j.size < 4:
-                out[b] = np.nan
+    def stat(Fb, wb):
+        out = np.full(Fb.shape[0], np.nan)
+        E = np.full(Fb.shape[0], np.nan)
+        for b in range(Fb.shape[0]):
+            j = wb[b] & keep & np.isfinite(Fb[b])
+            if j.sum() < 4:
                 continue
-            f = fits.fit_saturating(C[j], y[j], start=start)
-            out[b] = (f.alpha, f.E)
-        stat.E = out[:, 1]
-        return out[:, 0]
+            f = fits.fit_saturating(C[j], np.exp(Fb[b, j]), start=start)
+            out[b], E[b] = f.alpha, f.E
+        E_store.append(E)
+        return out
 
-    res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme, chunk=n_resamples)
-    E_s = stat.E[np.isfinite(stat.E)]
-    details = {"E": fit.E, "A": fit.A, "E_ci": np.quantile(E_s, [0.025, 0.975]).tolist(),
-               "frontier_points": int(idx.size), "fit_region": region, **fit.comparison()}
-    return choice.apply(_estimate(res, "α in L = E + A·C^−α", cells.n_runs, details))
+    at_bound = bool(fit.E <= 1e-9 * float(np.exp(F[idx]).min()))
+    reason = ("Ê sits on its bound 0: α̂ is then minus the straight slope, and a percentile interval of a "
+              "fit at a parameter boundary is not valid" if at_bound else "")
+    est = pipeline.run(pipe, stat, "α in L = E + A·C^−α", n_resamples=n_resamples, seed=seed, scheme=scheme,
+                       chunk=n_resamples, details={"E": fit.E, "A": fit.A, "E_at_bound": at_bound,
+                                                   "fit_region": region, **fit.comparison()}, reason=reason)
+    E_s = np.concatenate(E_store[1:])
+    E_s = E_s[np.isfinite(E_s)]
+    est.details["E_ci"] = np.quantile(E_s, [0.025, 0.975]).tolist() if E_s.size else None
+    return est
 
 
 def frontier_curvature(runs, *, n_resamples: int = 1000, seed: int = 0, scheme: str = "auto",
@@ -110,46 +136,36 @@ def frontier_curvature(runs, *, n_resamples: int = 1000, seed: int = 0, scheme: 
                        window=None) -> Estimate:
     """How far the frontier is from a straight line in log-log, relative to its slope.
 
-    Fits ln L = a + b·x + c·x² (x = ln C, centred) to the frontier points and returns
+    Fits ln L = a + b·x + c·x² (x = ln C) to the pipeline's frontier points and returns
     2c·(ln C_max − ln C_min) / |s|: the change of the local slope across the fitted compute
     range as a fraction of the frontier's straight-line slope s. 0 for a pure power law;
     positive when the frontier flattens (towards an irreducible loss), 1 when the slope
-    changes by its own size. Seed-bootstrapped through the frontier like
-    :func:`frontier_slope`; the absolute slope change and ``s`` are in ``details``.
+    changes by its own size. The denominator is the point estimate's |s|, the same in every
+    resample: dividing each resample's bend by its own slope gave heavy tails (a ratio of two
+    noisy quantities). So the interval is that of the absolute slope change (``details``),
+    scaled once. Seed-bootstrapped through the pipeline like :func:`frontier_slope`.
     """
-    choice = choose_window(runs, window)
-    full = in_window(cells_from_runs(runs), choice.window)
-    cells, region = _fit_region(full, min_compute, drop_smallest_decades)
-    lnC = np.log(cells.design["flops"])
-    order = np.argsort(lnC, kind="stable")
-    x = lnC[order] - lnC.mean()
-    span = float(np.ptp(lnC))
-    m = cells.means()[:, 0]
-    idx = fits.frontier(cells.design["flops"], np.exp(m))
-    if idx.size < 4:
-        raise FitError(f"the frontier has {idx.size} point(s); a curvature with an interval needs ≥4.")
-    X = np.stack([np.ones_like(x), x, x ** 2], -1)  # [C, 3]
-    absolute = []
+    pipe = pipeline.build(runs, "loss", window)
+    keep, region = _region(pipe, min_compute, drop_smallest_decades)
+    x = pipe.x
+    F, w = pipe.point()
+    n = int((w & keep & np.isfinite(F)).sum())
+    if n < 4:
+        raise FitError(f"the frontier has {n} point(s); a curvature with an interval needs ≥4.")
+    c2, s, span = (v[0] for v in pipeline.quadratic(x, F[None], (w & keep)[None]))
+    if not s < 0:
+        raise FitError(f"the frontier's straight slope is {s:.3g} (not negative); a bend relative to it is "
+                       f"undefined.")
+    scale = abs(float(s))
 
-    def stat(M):
-        Y = M[:, order, 0]
-        w = fits.frontier_mask_batched(Y).astype(float)
-        XtX = np.einsum("bc,ci,cj->bij", w, X, X)
-        Xty = np.einsum("bc,ci,bc->bi", w, X, Y)
-        ok = w.sum(1) >= 4
-        XtX[~ok] = np.eye(3)
-        c = np.linalg.solve(XtX, Xty[..., None])[..., 0]
-        s = _ols_slope_batched(x, Y, w)
-        d = 2 * c[:, 2] * span
-        absolute.append(d)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(ok & (s < 0), d / np.abs(s), np.nan)
+    def stat(Fb, wb):
+        c, _, sp = pipeline.quadratic(x, Fb, wb & keep)
+        return 2 * c * sp / scale
 
-    res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme)
-    slope = float(_frontier_stat(cells)[0](cells.means()[None])[0])
-    details = {"frontier_points": int(idx.size), "compute_decades": span / np.log(10), "frontier_slope": slope,
-               "slope_change": float(absolute[0][0]), "fit_region": region}
-    return choice.apply(_estimate(res, "relative change of the frontier's local slope", cells.n_runs, details))
+    details = {"compute_decades": float(span / np.log(10)), "frontier_slope": float(s),
+               "slope_change": float(2 * c2 * span), "denominator": "|point slope|, fixed", "fit_region": region}
+    return pipeline.run(pipe, stat, "relative change of the frontier's local slope", n_resamples=n_resamples,
+                        seed=seed, scheme=scheme, details=details)
 
 
 def _frontier_level_stat(cells: Cells, **_):

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from pytest_scaling.bootstrap import Cells, seed_bootstrap
+from pytest_scaling.bootstrap import BootstrapResult, Cells, seed_bootstrap
 from pytest_scaling.claims import Estimate
 from pytest_scaling.errors import FitError
 from pytest_scaling.estimators.common import (_estimate, _estimate_from, _flops_exponent, _ols_slope_batched,
-                                              _scheme_name, cells_from_runs)
-from pytest_scaling.estimators.compute_optimal import _optimum_stat
+                                              _scheme_name, cells_from_runs, expansion_for, narrow_window_reason)
+from pytest_scaling.estimators.compute_optimal import _optimum_stat, slice_args
 from pytest_scaling.estimators.design import cells_for_slices, choose_window
 
 
@@ -70,8 +70,9 @@ def per_axis_gamma(runs, *, compare: str | None = "isoflop", size: str = "params
     sN = _axis_stat(cells, axis="N", size=size)[0]
     sD = _axis_stat(cells, axis="D", size=size)[0]
     k = _flops_exponent(cells, size)
-    direct = (_optimum_stat(cells, size=size, approach=compare, starts=starts,
-                            bounds=choice.window)[0] if compare else None)
+    built = (_optimum_stat(cells, size=size, approach=compare, starts=starts,
+                           **slice_args({}, choice, False)) if compare else None)
+    direct = built[0] if built else None
     store = {"alpha_N": [], "alpha_D": [], "gamma_implied": [], "direct": []}
 
     def joint(M):
@@ -84,9 +85,12 @@ def per_axis_gamma(runs, *, compare: str | None = "isoflop", size: str = "params
         store["direct"].append(direct(M) if direct else g)
         return g
 
-    seed_bootstrap(cells, joint, n_resamples=n_resamples, seed=seed, scheme=scheme)
+    seed_bootstrap(cells, joint, n_resamples=n_resamples, seed=seed, scheme=scheme,
+                   max_failed=1.0 if built and built[1].get("window_resampled") else 0.05)
     pt = {k: float(v[0][0]) for k, v in store.items()}
     bs = {k: np.concatenate(v[1:]) for k, v in store.items()}
+    if built:  # the direct γ's own interval, as compute_optimal_exponent gives it: one γ, one interval
+        bs["direct"] = pt["direct"] + expansion_for(built[1], cells, scheme) * (bs["direct"] - pt["direct"])
     method = f"seed bootstrap ({_scheme_name(cells, scheme)}, percentile, joint)"
     details = {"alpha_N": pt["alpha_N"], "alpha_D": pt["alpha_D"], "gamma_implied": pt["gamma_implied"],
                "flops_exponent_k": k}
@@ -98,7 +102,14 @@ def per_axis_gamma(runs, *, compare: str | None = "isoflop", size: str = "params
     for k, q in quant.items():
         out[k] = _estimate_from(pt[k], bs[k], q, method, cells.n_runs, details)
     if compare:
-        out["gamma_implied − direct"] = choice.apply(_estimate_from(pt["gamma_implied"] - pt["direct"],
-                                                       bs["gamma_implied"] - bs["direct"],
-                                                       f"γ implied − γ ({compare})", method, cells.n_runs, details))
+        diff = bs["gamma_implied"] - bs["direct"]
+        ok = np.isfinite(diff)
+        reason = ""
+        if built[1].get("window_resampled"):  # resamples whose re-chosen window was too narrow: counted, dropped
+            reason = narrow_window_reason(BootstrapResult(0.0, diff[ok], int(ok.sum()), int((~ok).sum()), ""))
+            details = {**details, "failed_resamples": int((~ok).sum())}
+            diff = diff[ok]
+        out["gamma_implied − direct"] = choice.apply(_estimate_from(
+            pt["gamma_implied"] - pt["direct"], diff, f"γ implied − γ ({compare})", method, cells.n_runs,
+            details, reason))
     return out
