@@ -20,8 +20,15 @@ lr_mult), seed ids shared, so seed noise common to both conditions cancels.
    does change the exponent by more than that; an inconclusive verdict means the
    budget cannot tell (the likely outcome with 2 seeds).
 
+3. Tilt: the paired slope of every configuration's Δ ln L = ln L_0.2 − ln L_0 on ln C
+   (as the precision claim measures it). It asks the frontier slope's question — does dropout
+   change how loss falls with compute — without the frontier's selection noise (which width is
+   lowest at each compute can differ between the conditions), so it decides where Δ(frontier
+   slope) cannot; TOL_SLOPE applies to it too.
+
 The exponents are compared inside the compute-limited window both conditions share
-(``window="auto"``); the level, a difference at equal compute, uses every run.
+(``window="auto"``, re-chosen in each resample); the level, a difference at equal compute,
+and the tilt, a trend over every configuration, use every run.
 """
 
 from pytest_scaling import expect
@@ -42,6 +49,12 @@ def test_dropout_leaves_the_frontier_slope(scaling_grid):
     est = paired_difference(scaling_grid(dropout=0.2), scaling_grid(dropout=0.0), "frontier_slope",
                             n_resamples=N_RESAMPLES, window="auto")
     expect(est, "Δ slope d lnL/d lnC (p=0.2 − 0)").near(0, TOL_SLOPE)
+
+
+def test_dropout_leaves_the_loss_compute_tilt(scaling_grid):
+    est = paired_difference(scaling_grid(dropout=0.2), scaling_grid(dropout=0.0), "compute_trend",
+                            n_resamples=N_RESAMPLES)
+    expect(est, "Δ ln L's slope on ln C (p=0.2 − 0)").near(0, TOL_SLOPE)
 
 
 def test_dropout_leaves_gamma(scaling_grid):

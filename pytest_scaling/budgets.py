@@ -47,6 +47,15 @@ class Budget:
     #: each, whichever ``precision`` a session resolves, for the claim that precision does not move the
     #: estimates; every other claim reads the runs in ``precision``.
     compare_precisions: tuple[str, ...] = ()
+    #: More seeds where a claim reads: ``extra_seeds`` are trained too at ``extra_seeds_widths`` (the window
+    #: claims read the small widths; a seed of the widest ones costs ten times theirs).
+    extra_seeds: tuple[int, ...] = ()
+    extra_seeds_widths: tuple[int, ...] = ()
+
+    def seeds_for(self, width: int) -> tuple[int, ...]:
+        """The main grid's seeds at ``width``."""
+        extra = self.extra_seeds if width in self.extra_seeds_widths else ()
+        return tuple(dict.fromkeys(self.seeds + extra))
 
     def _spec(self, **fields) -> RunSpec:
         """A run of this budget: its LR scale and batch size, its precision unless ``fields`` name one."""
@@ -56,15 +65,17 @@ class Budget:
         """Every run but the LR sweep's: widths × fractions × seeds × dropouts × schedules, then the
         epochs sub-grid. Claims tell them apart with ``runs.where(schedule=…, epochs=…)``."""
         specs = [self._spec(width=w, fraction=f, seed=s, dropout=p, schedule=schedule)
-                 for w, f, s, p, schedule in itertools.product(self.widths, self.fractions, self.seeds, self.dropouts,
-                                                               self.schedules)]
+                 for w in self.widths
+                 for f, s, p, schedule in itertools.product(self.fractions, self.seeds_for(w), self.dropouts,
+                                                            self.schedules)]
         return list(dict.fromkeys(specs + self.epoch_specs() + self.precision_specs()))
 
     def precision_specs(self) -> list[RunSpec]:
         """The single-run protocol's grid again in each of ``compare_precisions``."""
         return [self._spec(width=w, fraction=f, seed=s, dropout=p, precision=precision)
                 for precision in self.compare_precisions if precision != self.precision
-                for w, f, s, p in itertools.product(self.widths, self.fractions, self.seeds, self.dropouts)]
+                for w in self.widths
+                for f, s, p in itertools.product(self.fractions, self.seeds_for(w), self.dropouts)]
 
     def epoch_specs(self) -> list[RunSpec]:
         """The epochs sub-grid: E passes over each fraction, constant LR (a run of E+1 epochs continues
@@ -72,9 +83,9 @@ class Budget:
         if self.epochs == (1,):
             return []
         return [self._spec(width=w, fraction=f, seed=s, dropout=p, epochs=e)
-                for w, f, s, p, e in itertools.product(self.epoch_widths or self.widths,
-                                                       self.epoch_fractions or self.fractions, self.seeds,
-                                                       self.dropouts, self.epochs)]
+                for w in self.epoch_widths or self.widths
+                for f, s, p, e in itertools.product(self.epoch_fractions or self.fractions, self.seeds_for(w),
+                                                    self.dropouts, self.epochs)]
 
     def sweep_specs(self) -> list[RunSpec]:
         return [self._spec(width=w, fraction=self.sweep_fraction, seed=s, dropout=0.0, lr_mult=m)
@@ -103,8 +114,11 @@ class Budget:
             protocols += f" in {self.precision}"
         if self.precision_specs():
             protocols += f", again in {','.join(p for p in self.compare_precisions if p != self.precision)}"
+        extra = (f" (+{len(self.extra_seeds)} at widths {_fmt(self.extra_seeds_widths)})"
+                 if self.extra_seeds and self.extra_seeds_widths else "")
         return (f"{self.name}: widths {_fmt(self.widths)} × fractions {_fmt_fractions(self.fractions)} × "
-                f"seeds {len(self.seeds)} × dropout {_fmt(self.dropouts)}{protocols} = {len(self.main_specs())} runs; "
+                f"seeds {len(self.seeds)}{extra} × dropout {_fmt(self.dropouts)}{protocols} = "
+                f"{len(self.main_specs())} runs; "
                 f"LR sweep widths {_fmt(self.sweep_widths)} × ×{_fmt_fractions(self.sweep_mults)} × "
                 f"seeds {len(self.sweep_seeds)} at fraction {_fmt_fractions((self.sweep_fraction,))} "
                 f"= {len(self.sweep_specs())} runs")
@@ -120,10 +134,12 @@ PROTOCOL_BUDGETS = {"cooldown": ("protocols", "schedules=constant,cooldown"),
 PRACTICAL_SEEDS = 20
 
 
-def budget_for_seeds(budget: Budget, factor: float, field: str = "seeds") -> str:
+def budget_for_seeds(budget: Budget, factor: float, field: str = "seeds", widths=None) -> str:
     """The smallest budget with ``factor`` × this budget's seeds: a one-line definition for the ini
     (this budget with more seeds), and a built-in budget that also provides them, if any.
-    ``field``: which seeds the claim's runs use, ``seeds`` (main grid) or ``sweep_seeds`` (LR sweep)."""
+    ``field``: which seeds the claim's runs use, ``seeds`` (main grid) or ``sweep_seeds`` (LR sweep).
+    ``widths``: the widths the claim reads; when they are fewer than the grid's, the line adds the seeds
+    at those widths only (``extra_seeds``), not across the grid."""
     import math
 
     have = len(getattr(budget, field))
@@ -132,6 +148,11 @@ def budget_for_seeds(budget: Budget, factor: float, field: str = "seeds") -> str
                 f"a wider compute range or a less noisy estimator would")
     need = max(have + 1, math.ceil(factor * have))
     seeds = ",".join(str(s) for s in range(need))
+    read = sorted({int(w) for w in widths or ()} & set(budget.widths)) if field == "seeds" else []
+    if read and len(read) < len(budget.widths):
+        extra = ",".join(str(s) for s in range(have, need))
+        return (f"{need} seeds at the widths the claim reads ({_fmt(read)}): add to scaling_budgets the line "
+                f"'{budget.name}{need}: parent={budget.name} extra_seeds={extra} extra_seeds_widths={_fmt(read)}'")
     line = f"{need} seeds: add to scaling_budgets the line '{budget.name}{need}: parent={budget.name} {field}={seeds}'"
     for other in BUILTIN_BUDGETS.values():
         if (len(getattr(other, field)) >= need and set(budget.widths) <= set(other.widths)
@@ -188,7 +209,7 @@ BUILTIN_BUDGETS: dict[str, Budget] = {
 
 _TUPLE_FIELDS = {"widths": int, "fractions": float, "seeds": int, "dropouts": float, "sweep_widths": int,
                  "sweep_mults": float, "sweep_seeds": int, "schedules": str, "epochs": int, "epoch_widths": int,
-                 "epoch_fractions": float, "compare_precisions": str}
+                 "epoch_fractions": float, "compare_precisions": str, "extra_seeds": int, "extra_seeds_widths": int}
 _SCALAR_FIELDS = {"sweep_fraction": float, "lr_scale": float, "batch_size": int, "description": str,
                   "precision": str}
 

@@ -1,7 +1,8 @@
 """Estimates with honest intervals, and ``expect``: claims with three verdicts.
 
 A claim states the region where a quantity must lie. At confidence level 1−α
-(Bonferroni-adjusted to 1−α/m when the plugin declares a family of m claims):
+(Bonferroni-adjusted to 1−α/m in a family of m claims: by default each finding, the claims of one
+module; Holm's step-down over the family at session end is the reported family-wise verdict):
 
 * **confirmed** – the whole CI lies inside the region: the test passes;
 * **refuted** – the whole CI lies outside it: ``AssertionError`` (a failure);
@@ -38,6 +39,9 @@ __all__ = ["Estimate", "Expectation", "ClaimRecord", "expect", "configure", "set
 
 
 # --------------------------------------------------------------------------- Estimate
+
+#: Fewest resamples beyond an interval end for a percentile end to be read off them (else extrapolated).
+MIN_TAIL = 10
 
 @dataclass(frozen=True, eq=False)
 class Estimate:
@@ -83,17 +87,35 @@ class Estimate:
             raise ValueError(f"confidence level must be in (0, 1), got {level}")
         q = (1 - level) / 2
         if self.samples is not None:
+            if q * self.samples.size < MIN_TAIL and level > 0.95:
+                return self._extrapolated(level)
             lo, hi = np.quantile(self.samples, [q, 1 - q])
             return float(lo), float(hi)
         crit = scipy.stats.t.ppf(1 - q, self.df) if self.df else scipy.stats.norm.ppf(1 - q)
         return float(self.value - crit * self.se), float(self.value + crit * self.se)
 
+    def _extrapolated(self, level: float) -> tuple[float, float]:
+        """A CI past the resamples' reach (fewer than MIN_TAIL beyond a quantile, as at a family-wise
+        level): each side of the 95% percentile interval scaled by z_level/z_0.95 about the estimate."""
+        lo95, hi95 = np.quantile(self.samples, [0.025, 0.975])
+        z = scipy.stats.norm.ppf(0.5 + level / 2) / scipy.stats.norm.ppf(0.975)
+        return (float(self.value - z * max(self.value - lo95, 0.0)),
+                float(self.value + z * max(hi95 - self.value, 0.0)))
+
     def _tail(self, x: float, upper: bool) -> float:
-        """P(θ ≥ x) if upper else P(θ ≤ x) under the estimate's sampling distribution."""
+        """P(θ ≥ x) if upper else P(θ ≤ x) under the estimate's sampling distribution. Past the
+        resamples' reach the tail is the normal one matching that side's 95% quantile (as in ``ci``)."""
         if math.isinf(x):
             return 0.0 if (x > 0) == upper else 1.0
         if self.samples is not None:
-            return float(np.mean(self.samples >= x) if upper else np.mean(self.samples <= x))
+            beyond = int(np.sum(self.samples >= x) if upper else np.sum(self.samples <= x))
+            q95 = float(np.quantile(self.samples, 0.975 if upper else 0.025))
+            side = (q95 - self.value) if upper else (self.value - q95)
+            far = (x > q95) if upper else (x < q95)
+            if beyond < MIN_TAIL and far and side > 0:
+                z = ((x - self.value) if upper else (self.value - x)) / (side / scipy.stats.norm.ppf(0.975))
+                return float(scipy.stats.norm.sf(z))
+            return beyond / self.samples.size
         if self.se == 0:
             return float((self.value >= x) if upper else (self.value <= x))
         z = (x - self.value) / self.se
@@ -142,29 +164,56 @@ class Estimate:
 
 # --------------------------------------------------------------------------- settings & records
 
+#: Family-wise policies: Holm within each finding (claim module; the default), over the whole session, or none.
+FAMILY_POLICIES = ("finding", "session", "none")
+
+
+def family_of(nodeid: str) -> str:
+    """A claim's finding: its module (the part of the node id before ``::``)."""
+    return nodeid.split("::", 1)[0]
+
+
 @dataclass
 class Settings:
     confidence: float = 0.95
     strict: bool = False
     family_size: int = 1
+    #: finding → number of claims in it (policy "finding"); a claim outside it uses ``family_size``
+    families: dict = field(default_factory=dict)
+    policy: str = "none"
 
     @property
     def level(self) -> float:
-        """The CI level a single claim is judged at (Bonferroni over the family)."""
+        """The CI level a claim outside any declared finding is judged at (Bonferroni over the family)."""
         return 1 - (1 - self.confidence) / max(1, self.family_size)
+
+    def level_for(self, nodeid: str) -> float:
+        """The CI level the claim ``nodeid`` is judged at: Bonferroni over its family (its finding's claims
+        under the "finding" policy). Holm at session end is uniformly more powerful (``holm_adjust``)."""
+        m = self.families.get(family_of(nodeid), self.family_size) if self.policy == "finding" else self.family_size
+        return 1 - (1 - self.confidence) / max(1, m)
+
+    def family_size_for(self, nodeid: str) -> int:
+        return self.families.get(family_of(nodeid), self.family_size) if self.policy == "finding" else self.family_size
 
 
 settings = Settings()
 _records: list[ClaimRecord] = []
 
 
-def configure(confidence: float = 0.95, strict: bool = False, family_size: int = 1) -> None:
-    """Set the session's confidence level, strictness and claim-family size (plugin calls this)."""
+def configure(confidence: float = 0.95, strict: bool = False, family_size: int = 1, families: dict | None = None,
+              policy: str = "none") -> None:
+    """Set the session's confidence level, strictness and claim families (plugin calls this).
+    ``policy`` "finding": each claim's family is its module, of ``families[module]`` claims;
+    "session": one family of ``family_size``; "none": each claim alone."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     if family_size < 1:
         raise ValueError(f"family_size must be ≥ 1, got {family_size}")
+    if policy not in FAMILY_POLICIES:
+        raise ValueError(f"family-wise policy must be one of {', '.join(FAMILY_POLICIES)}, got {policy!r}")
     settings.confidence, settings.strict, settings.family_size = float(confidence), bool(strict), int(family_size)
+    settings.families, settings.policy = dict(families or {}), policy
 
 
 @dataclass(frozen=True)
@@ -287,7 +336,7 @@ class Expectation:
         return self._judge(float(x) - tol, float(x) + tol, f"within {_fmt(tol)} of {_fmt(x)}")
 
     def _judge(self, low: float, high: float, expected: str) -> Estimate:
-        est, level = self.estimate, settings.level
+        est, level = self.estimate, settings.level_for(self.nodeid)
         lo, hi = est.ci(level)
         p = est.p_value(low, high)
         p_ref = min(est.p_value(-math.inf, low) if math.isfinite(low) else 1.0,
@@ -301,7 +350,8 @@ class Expectation:
         else:
             verdict, reason = "inconclusive", f"the {level:.4g} CI [{_fmt(lo)}, {_fmt(hi)}] straddles {expected}"
         details = dict(est.details)
-        details.update(p_refute=p_ref, nominal_confidence=settings.confidence, family_size=settings.family_size,
+        details.update(p_refute=p_ref, nominal_confidence=settings.confidence,
+                       family_size=settings.family_size_for(self.nodeid), family_policy=settings.policy,
                        region=[low, high], flagged=bool(est.reason))
         to_decide = ""
         if verdict == "inconclusive":
@@ -309,9 +359,10 @@ class Expectation:
                 to_decide = (est.to_decide
                              or "remove the cause above (the estimate is flagged, more seeds will not help)")
             else:
-                factor = seeds_factor(est.value, lo, hi, low, high, level)
+                exponent = est.details.get("seed_exponent")
+                factor = seeds_factor(est.value, lo, hi, low, high, level, exponent or 0.5)
                 details["seeds_factor"] = factor
-                to_decide = _seeds_words(factor, lo, hi, est.value, low, high)
+                to_decide = _seeds_words(factor, lo, hi, est.value, low, high, exponent)
         window = details.get("window")
         rec = ClaimRecord(
             nodeid=self.nodeid, name=self.claim, quantity=self.quantity, estimate=float(est.value),
@@ -344,29 +395,34 @@ class Expectation:
 DECIDE_POWER = 0.8
 
 
-def seeds_factor(value: float, lo: float, hi: float, low: float, high: float, level: float) -> float:
+def seeds_factor(value: float, lo: float, hi: float, low: float, high: float, level: float,
+                 exponent: float = 0.5) -> float:
     """How many times today's seeds would decide the claim with probability ``DECIDE_POWER``.
 
-    A seed bootstrap's CI half-width h shrinks as 1/sqrt(seeds). At the estimate θ, the claim is
-    decided when the CI clears the nearest boundary b of its region (confirming or refuting),
-    i.e. when (z_level + z_power)·se' < |θ − b| with se' = (h / z_level)·sqrt(n/n'). Hence
-    n'/n = ((z_level + z_power) · h / (z_level · |θ − b|))². Inf when θ sits on a boundary."""
+    The estimator's CI half-width h shrinks as seeds^−b (``exponent`` b: 1/2 for a mean; each
+    estimator's own b is measured on synthetic chains, ``estimators.pipeline.SEED_EXPONENTS``). At the
+    estimate θ, the claim is decided when the CI clears the nearest boundary b of its region
+    (confirming or refuting), i.e. when (z_level + z_power)·se' < |θ − b| with se' = (h / z_level)·(n/n')^b.
+    Hence n'/n = ((z_level + z_power) · h / (z_level · |θ − b|))^(1/b). Inf when θ sits on a boundary."""
     bounds = [b for b in (low, high) if math.isfinite(b)]
     distance = min(abs(value - b) for b in bounds) if bounds else math.inf
     z_level = scipy.stats.norm.ppf(0.5 + level / 2)
     z_power = scipy.stats.norm.ppf(DECIDE_POWER)
     half = (hi - lo) / 2
-    if distance == 0:
+    if distance == 0 or not exponent > 0:
         return math.inf
-    return float(((z_level + z_power) * half / (z_level * distance)) ** 2)
+    return float(((z_level + z_power) * half / (z_level * distance)) ** (1 / exponent))
 
 
-def _seeds_words(factor: float, lo: float, hi: float, value: float, low: float, high: float) -> str:
+def _seeds_words(factor: float, lo: float, hi: float, value: float, low: float, high: float,
+                 exponent: float | None = None) -> str:
     if not math.isfinite(factor):
         return "the estimate sits on the region's boundary: no number of seeds decides it at this estimate"
+    how = (f"this estimator's CI shrinks as seeds^−{exponent:.2g}, measured on synthetic chains"
+           if exponent is not None else "CIs assumed to shrink as 1/√seeds: not measured for this estimator")
     return (f"≈{factor:.1f}× today's seeds (CI half-width {(hi - lo) / 2:.3g} must clear the nearest boundary, "
             f"{min(abs(value - b) for b in (low, high) if math.isfinite(b)):.3g} away, with "
-            f"{DECIDE_POWER:.0%} power; CIs shrink as 1/√seeds)")
+            f"{DECIDE_POWER:.0%} power; {how})")
 
 
 def record_undecided(nodeid: str, name: str, reason: str, to_decide: str = "") -> ClaimRecord:
@@ -397,8 +453,10 @@ def holm(pvalues) -> np.ndarray:
     return out
 
 
-def holm_adjust(records: list[ClaimRecord], confidence: float | None = None) -> list[ClaimRecord]:
-    """Session-end family-wise correction (Holm) over all records with a p-value.
+def holm_adjust(records: list[ClaimRecord], confidence: float | None = None,
+                policy: str = "session") -> list[ClaimRecord]:
+    """Session-end family-wise correction (Holm) over the records with a p-value: within each finding
+    (``policy="finding"``: claims of one module) or over all of them (``"session"``).
 
     Confirmation p-values and refutation p-values are adjusted separately; a claim
     is confirmed (refuted) when its adjusted confirmation (refutation) p-value is
@@ -411,22 +469,24 @@ def holm_adjust(records: list[ClaimRecord], confidence: float | None = None) -> 
         confs = [r.details.get("nominal_confidence") for r in records if r.details.get("nominal_confidence")]
         confidence = confs[0] if confs else settings.confidence
     alpha = 1 - confidence
-    idx = [i for i, r in enumerate(records) if r.p_value is not None]
     out = list(records)
-    if not idx:
-        return out
-    pc = holm([records[i].p_value for i in idx])
-    pr = holm([records[i].details.get("p_refute", 1.0) if records[i].details.get("p_refute") is not None else 1.0
-               for i in idx])
-    for j, i in enumerate(idx):
-        r = records[i]
-        if r.details.get("flagged"):
-            v = "inconclusive"
-        elif pc[j] <= alpha:
-            v = "confirmed"
-        elif pr[j] <= alpha:
-            v = "refuted"
-        else:
-            v = "inconclusive"
-        out[i] = dataclasses.replace(r, adjusted_p=float(pc[j]), adjusted_verdict=v)
+    groups: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        if r.p_value is not None:
+            groups.setdefault(family_of(r.nodeid) if policy == "finding" else "", []).append(i)
+    for idx in groups.values():
+        pc = holm([records[i].p_value for i in idx])
+        pr = holm([records[i].details.get("p_refute", 1.0) if records[i].details.get("p_refute") is not None
+                   else 1.0 for i in idx])
+        for j, i in enumerate(idx):
+            r = records[i]
+            if r.details.get("flagged"):
+                v = "inconclusive"
+            elif pc[j] <= alpha:
+                v = "confirmed"
+            elif pr[j] <= alpha:
+                v = "refuted"
+            else:
+                v = "inconclusive"
+            out[i] = dataclasses.replace(r, adjusted_p=float(pc[j]), adjusted_verdict=v)
     return out

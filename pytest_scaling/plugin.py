@@ -30,6 +30,8 @@ _VALUE_OPTIONS = [
                                     "else fp32), fp32 or bf16"),
     ("cache-dir", "string", None, "run cache directory (env PYTEST_SCALING_CACHE; default: the user cache dir)"),
     ("confidence", "string", "0.95", "confidence level of every interval"),
+    ("family", "string", "finding", "family-wise error control: finding (Holm within each claim module), "
+                                    "session (Holm over every claim), none"),
     ("import", "string", None, "use runs from this CSV (from `pytest-scaling runs --format csv`) instead of training"),
     ("group-size", "string", None, "runs trained together as one grouped model (1 turns batching off)"),
     ("executor", "string", "auto", "auto (processes on a multi-core CPU, else local), local (this process), "
@@ -46,7 +48,7 @@ _FLAG_OPTIONS = [
     ("no-train", "use cached runs only; never train"),
     ("retrain", "ignore cached runs and train again"),
     ("strict", "inconclusive claims fail instead of being skipped"),
-    ("family-wise", "Holm/Bonferroni correction across the session's claims"),
+    ("family-wise", "the same as --scaling-family=session (Holm over every claim of the session)"),
 ]
 
 
@@ -131,7 +133,12 @@ class ScalingState:
         except ScalingError as error:
             raise pytest.UsageError(str(error)) from None
         self.strict = bool(_get(config, "strict"))
-        self.family_wise = bool(_get(config, "family-wise"))
+        from pytest_scaling.claims import FAMILY_POLICIES
+
+        self.family = "session" if _get(config, "family-wise") else _get(config, "family")
+        if self.family not in FAMILY_POLICIES:
+            raise pytest.UsageError(f"--scaling-family: unknown policy {self.family!r}; "
+                                    f"choose one of: {', '.join(FAMILY_POLICIES)}")
         self.report_dir = _get(config, "report") or None
         self.save = _get(config, "save") or None
         self.compare = _get(config, "compare") or None
@@ -274,10 +281,13 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     for item in scaling_items:
         item.add_marker("scaling")
     scaling_items = [item for item in scaling_items if _budget_provides(item, state.session.budget)]
-    if state.family_wise:
-        from pytest_scaling import claims
+    from pytest_scaling import claims
 
-        claims.configure(confidence=state.confidence, strict=state.strict, family_size=max(1, len(scaling_items)))
+    families: dict[str, int] = {}
+    for item in scaling_items:
+        families[claims.family_of(item.nodeid)] = families.get(claims.family_of(item.nodeid), 0) + 1
+    claims.configure(confidence=state.confidence, strict=state.strict, policy=state.family,
+                     family_size=max(1, len(scaling_items)) if state.family == "session" else 1, families=families)
     if scaling_items:
         # Where training reports progress, set before prepare() builds the runner that reports it.
         state.session.console = _terminal_console(config)
@@ -474,7 +484,8 @@ def pytest_runtest_makereport(item: pytest.Item, call):
             from pytest_scaling.budgets import budget_for_seeds
 
             field = data["details"].get("seed_field", "seeds")
-            data["to_decide"] = f"{data['to_decide']}: {budget_for_seeds(budget, factor, field)}"
+            widths = data["details"].get("widths_read")
+            data["to_decide"] = f"{data['to_decide']}: {budget_for_seeds(budget, factor, field, widths)}"
         item.user_properties.append((CLAIM_PROPERTY, json.dumps(data, default=str)))
         prefix = f"scaling.{data['quantity']}"
         item.user_properties.extend([
@@ -544,8 +555,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
         return
     from pytest_scaling import claims
 
-    if state.family_wise:
-        adjusted = claims.holm_adjust([claims.ClaimRecord.from_dict(r) for r in state.records], state.confidence)
+    if state.family != "none":
+        adjusted = claims.holm_adjust([claims.ClaimRecord.from_dict(r) for r in state.records], state.confidence,
+                                      state.family)
         # from_dict keeps the record's own fields; the plugin's additions (finding, source, module) ride along
         state.records = [{**old, **new.to_dict()} for old, new in zip(state.records, adjusted)]
     if not (state.report_dir or state.save or state.compare):

@@ -152,6 +152,14 @@ def _optimum_stat(cells: Cells, size: str = "params", approach: str = "isoflop",
     return stat, info, reason
 
 
+def _widths_read(prof, point: np.ndarray, slices: list, kept: np.ndarray, approach: str) -> list[float]:
+    """The widths γ's kept slices fit: each IsoFLOP parabola's widths, or the envelope's best width and its
+    neighbours (``pipeline.reads``)."""
+    if approach == "envelope":
+        return pipeline.reads(prof, point, kept)
+    return sorted({float(w) for i in np.flatnonzero(kept) for w in prof.widths[slices[i][0]]})
+
+
 #: Widths each side of a slice's best width that its IsoFLOP parabola is fitted to: the profile
 #: away from its minimum is not a parabola, and a fit over the whole slice would pull the vertex.
 PARABOLA_HALF_WIDTH = 2
@@ -215,6 +223,8 @@ def _profile_optimum_stat(cells: Cells, size: str, approach: str, bounds: tuple 
     info = {"levels": "iso-compute profiles (half-octave slices read off each width's trajectory)",
             "residual_df": df, "interval_expansion": t_expansion(df), "window_resampled": window.resampled,
             "slices_used": int(kept.sum()), "slices_optimum_at_edge": edges,
+            "widths_read": _widths_read(prof, point, slices, kept, approach),
+            "seed_exponent": pipeline.SEED_EXPONENTS[f"gamma_{approach}"],
             "slice_compute": prof.compute[kept].tolist(),
             "nopt_points": {approach: [[float(c), float(n)] for c, n in zip(prof.compute[kept], np.exp(pts))]}}
     if line is not None:

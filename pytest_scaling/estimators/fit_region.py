@@ -6,7 +6,6 @@ import numpy as np
 
 from pytest_scaling.bootstrap import seed_bootstrap
 from pytest_scaling.claims import Estimate
-from pytest_scaling.errors import FitError
 from pytest_scaling.estimators import pipeline
 from pytest_scaling.estimators.common import _estimate, narrow_window_reason
 from pytest_scaling.estimators.compute_optimal import _optimum_stat
@@ -55,9 +54,27 @@ def fit_region_shift(runs, estimator: str = "compute_optimal_exponent", *, drop_
         cells = cells_for_slices(runs)
         builder = _optimum_stat(cells, window=choice if choice.source == "design" else None,
                                 bounds=None if choice.source == "design" else choice.window, **kw)[0]
-        if not hasattr(builder, "optima"):
-            raise FitError("the γ fit-region shift reads iso-compute profiles: the runs need checkpoint "
-                           "trajectories (train them with this engine or import them with checkpoints).")
+        if not hasattr(builder, "optima"):  # final losses only: the grid's diagonals, two fixed compute ranges
+            c = cells.design["flops"]
+            lo = choice.window[0] if choice.window else float(c.min())
+            hi = choice.window[1] if choice.window else np.inf
+            whole = _optimum_stat(cells, bounds=(lo, hi), **kw)[0]
+            cut = _optimum_stat(cells, bounds=(lo * 10 ** decades, hi), **kw)[0]
+            store_d = []
+
+            def stat_d(M):
+                a, b = whole(M), cut(M)
+                store_d.append((a, b))
+                return b - a
+
+            res = seed_bootstrap(cells, stat_d, n_resamples=n_resamples, seed=seed, scheme=scheme)
+            dropped = int(cells.counts[c < lo * 10 ** decades * (1 - 1e-12)].sum())
+            details = {"all_runs": float(store_d[0][0][0]), "restricted": float(store_d[0][1][0]),
+                       "fit_region": {"drop_smallest_decades": decades, "min_compute": lo * 10 ** decades,
+                                      "runs_dropped": dropped},
+                       "estimator": estimator, **{k: v for k, v in kw.items() if isinstance(v, (str, int, float))}}
+            return choice.apply(_estimate(res, f"Δγ (drop smallest {decades:.2g} decade(s) − all)", cells.n_runs,
+                                          details))
         x = builder.x
 
         def parts(M):
@@ -75,8 +92,17 @@ def fit_region_shift(runs, estimator: str = "compute_optimal_exponent", *, drop_
                          max_failed=1.0 if resampled else 0.05)
     q = ("Δ slope d lnL/d lnC" if estimator == "frontier_slope" else "Δγ") + \
         f" (drop smallest {decades:.2g} decade(s) − all)"
+    point_mask = parts(cells.means()[None])[2]
+    dropped_x = x[point_mask[0] & ~_drop_lowest(x, point_mask, decades)[0]]
+    first_kept = float(np.exp(x[_drop_lowest(x, point_mask, decades)[0]].min()))
+    runs_dropped = int(cells.counts[cells.design["flops"] < first_kept * (1 - 1e-12)].sum()) \
+        if estimator == "frontier_slope" else None
     details = {"all_runs": float(store[0][0][0]), "restricted": float(store[0][1][0]),
-               "fit_region": {"drop_smallest_decades": decades, "counted_from": "each resample's window start"},
+               "fit_region": {"drop_smallest_decades": decades, "counted_from": "each resample's window start",
+                              "min_compute": first_kept, "points_dropped": int(dropped_x.size),
+                              "runs_dropped": runs_dropped},
                "estimator": estimator, "window_resampled": resampled,
+               **({"seed_exponent": pipeline.SEED_EXPONENTS["fit_region_shift_slope"]}
+                  if estimator == "frontier_slope" else {}),
                **{k: v for k, v in kw.items() if isinstance(v, (str, int, float))}}
     return choice.apply(_estimate(res, q, cells.n_runs, details, narrow_window_reason(res) if resampled else ""))

@@ -10,7 +10,7 @@ from pytest_scaling.bootstrap import Cells
 from pytest_scaling.claims import Estimate
 from pytest_scaling.errors import FitError
 from pytest_scaling.estimators import pipeline
-from pytest_scaling.estimators.common import _ols_slope_batched, ols_slope
+from pytest_scaling.estimators.common import ols_slope
 from pytest_scaling.estimators.design import cells_for_slices, choose_window
 
 
@@ -24,8 +24,10 @@ def _region(pipe: pipeline.Pipeline, min_compute: float | None, drop_smallest_de
     keep = pipe.compute >= cut * (1 - 1e-12) if asked else np.ones(pipe.compute.size, bool)
     if not keep.any():
         raise FitError(f"the fit region (compute ≥ {cut:.3g}) contains no frontier point; lower min_compute.")
+    used = int(pipe.cells.counts[pipe.cells.design["flops"] >= cut * (1 - 1e-12)].sum()) if asked else pipe.cells.n_runs
     info = {"min_compute": cut if asked else None, "drop_smallest_decades": float(drop_smallest_decades),
-            "runs_used": pipe.cells.n_runs}
+            "runs_used": used, "runs_dropped": pipe.cells.n_runs - used,
+            "frontier_points_dropped": int((~keep).sum())}
     return keep, info
 
 
@@ -66,8 +68,10 @@ def frontier_slope(runs, *, value: str = "loss", n_resamples: int = 2000, seed: 
     ols = fits.fit_power_law(pipe.compute[w & keep & np.isfinite(F)], np.exp(F[w & keep & np.isfinite(F)]))
     info = {"ols_slope": ols.slope, "ols_ci": list(ols.slope_ci(0.95)), "prefactor": ols.prefactor, "r2": ols.r2,
             "fit_region": region}
+    if not keep.all():  # how far the cut moves the slope: the same frontier, uncut
+        info["estimate_full_region"] = float(pipeline.slope(x, F[None], w[None])[0])
     return pipeline.run(pipe, lambda F, w: pipeline.slope(x, F, w & keep), q, n_resamples=n_resamples, seed=seed,
-                        scheme=scheme, details=info)
+                        scheme=scheme, details=info, kind="frontier_slope")
 
 
 def _pipeline(runs, value: str, window) -> pipeline.Pipeline:
@@ -87,15 +91,22 @@ def accuracy_frontier_slope(runs, **kw) -> Estimate:
 
 def saturating_frontier(runs, *, n_resamples: int = 200, seed: int = 0, scheme: str = "auto",
                         min_compute: float | None = None, drop_smallest_decades: float = 0.0,
-                        window=None) -> Estimate:
-    """α of L = E + A·C^−α on the frontier (the pipeline's), with its comparison against the pure power law.
+                        window=None, parameter: str = "alpha") -> Estimate:
+    """L = E + A·C^−α on the pipeline's frontier: ``parameter`` "E" (the floor) or "alpha", with the
+    comparison against the pure power law (ΔAIC, nested F-test) in ``details``.
 
-    Bootstrap resamples refit from the full-data optimum (a loop: the fit is a
-    bounded nonlinear least squares), hence the smaller default ``n_resamples``.
-    ``details['E_at_bound']`` says when Ê sits on its bound 0: α̂ is then minus the straight
-    slope and its percentile interval is not valid (a parameter on its boundary); the estimate is
-    flagged so. :func:`irreducible_loss` tests E itself.
+    E is bounded below by 0, where the pure power law lies. Its test is boundary-aware by the way the
+    interval is read: every resample refits with the bound, so when the floor is not resolved a share
+    of resamples puts Ê on 0, the lower percentile is 0, and "E > 0" cannot be confirmed — it is
+    confirmed only when fewer than 2.5 % of resamples sit on the bound (a percentile interval is not
+    valid *at* a boundary, but a one-sided test whose lower end is the boundary is conservative).
+    When Ê itself is on the bound the estimate is flagged (no floor in this range), and α̂ is then
+    minus the straight slope: an α claim repeats "loss falls", and its interval at the boundary is not
+    valid, so α is flagged too. Resamples refit from the point optimum (a loop: a bounded nonlinear
+    least squares), hence the smaller default ``n_resamples``.
     """
+    if parameter not in ("E", "alpha"):
+        raise ValueError(f"parameter must be 'E' or 'alpha', got {parameter!r}")
     pipe = pipeline.build(runs, "loss", window)
     keep, region = _region(pipe, min_compute, drop_smallest_decades)
     F, w = pipe.point()
@@ -105,29 +116,37 @@ def saturating_frontier(runs, *, n_resamples: int = 200, seed: int = 0, scheme: 
     C = pipe.compute
     fit = fits.fit_saturating(C[idx], np.exp(F[idx]))
     start = (fit.E, fit.A, fit.alpha)
-    E_store = []
+    other = []
 
     def stat(Fb, wb):
-        out = np.full(Fb.shape[0], np.nan)
-        E = np.full(Fb.shape[0], np.nan)
+        out = np.full((Fb.shape[0], 2), np.nan)
         for b in range(Fb.shape[0]):
             j = wb[b] & keep & np.isfinite(Fb[b])
             if j.sum() < 4:
                 continue
             f = fits.fit_saturating(C[j], np.exp(Fb[b, j]), start=start)
-            out[b], E[b] = f.alpha, f.E
-        E_store.append(E)
-        return out
+            out[b] = (f.E, f.alpha)
+        col = 0 if parameter == "E" else 1
+        other.append(out[:, 1 - col])
+        return out[:, col]
 
-    at_bound = bool(fit.E <= 1e-9 * float(np.exp(F[idx]).min()))
-    reason = ("Ê sits on its bound 0: α̂ is then minus the straight slope, and a percentile interval of a "
-              "fit at a parameter boundary is not valid" if at_bound else "")
-    est = pipeline.run(pipe, stat, "α in L = E + A·C^−α", n_resamples=n_resamples, seed=seed, scheme=scheme,
-                       chunk=n_resamples, details={"E": fit.E, "A": fit.A, "E_at_bound": at_bound,
-                                                   "fit_region": region, **fit.comparison()}, reason=reason)
-    E_s = np.concatenate(E_store[1:])
-    E_s = E_s[np.isfinite(E_s)]
-    est.details["E_ci"] = np.quantile(E_s, [0.025, 0.975]).tolist() if E_s.size else None
+    floor = float(np.exp(F[idx]).min())
+    at_bound = bool(fit.E <= 1e-9 * floor)
+    reason = ""
+    if at_bound:
+        reason = ("Ê sits on its bound 0: the frontier shows no floor in this compute range" if parameter == "E" else
+                  "Ê sits on its bound 0: α̂ is then minus the straight slope, and a percentile interval of a fit "
+                  "at a parameter boundary is not valid")
+    q = "E in L = E + A·C^−α" if parameter == "E" else "α in L = E + A·C^−α"
+    est = pipeline.run(pipe, stat, q, n_resamples=n_resamples, seed=seed, scheme=scheme, chunk=n_resamples,
+                       min_points=4, expand=parameter != "E",
+                       details={"E": fit.E, "A": fit.A, "alpha": fit.alpha, "E_at_bound": at_bound,
+                                "fit_region": region, **fit.comparison()}, reason=reason)
+    samples = est.samples if parameter == "E" else np.concatenate(other[1:])
+    samples = samples[np.isfinite(samples)]
+    if samples.size:
+        est.details["E_ci"] = np.quantile(samples, [0.025, 0.975]).tolist()
+        est.details["E_on_bound_resamples"] = int(np.sum(samples <= 1e-9 * floor))
     return est
 
 
@@ -165,7 +184,7 @@ def frontier_curvature(runs, *, n_resamples: int = 1000, seed: int = 0, scheme: 
     details = {"compute_decades": float(span / np.log(10)), "frontier_slope": float(s),
                "slope_change": float(2 * c2 * span), "denominator": "|point slope|, fixed", "fit_region": region}
     return pipeline.run(pipe, stat, "relative change of the frontier's local slope", n_resamples=n_resamples,
-                        seed=seed, scheme=scheme, details=details)
+                        seed=seed, scheme=scheme, details=details, kind="frontier_curvature", min_points=4)
 
 
 def _frontier_level_stat(cells: Cells, **_):

@@ -23,8 +23,8 @@ Record ``details`` keys that the plots understand (all optional):
     ``{width: lr_mult_star}`` (keys may be strings after a JSON round trip; a value
     may also be ``[star, low, high]``) for the LR-sweep plot.
 ``details["E"]``, ``details["A"]`` with the estimate α
-    on the record of ``test_saturating_form_has_a_positive_exponent`` (quantity
-    ``α in L = E + A·C^−α``): the saturating fit drawn on the compute-vs-loss plot
+    on the record of the saturating claim (quantity ``E in L = E + A·C^−α``, or
+    ``α in …``; details E, A, alpha): the saturating fit drawn on the compute-vs-loss plot
     (refitted on the plotted frontier when no such record exists).
 
 Record keys ``window`` (``[C_lo, C_hi]``, the compute range the estimate used, or None

@@ -149,9 +149,30 @@ def build_report_json(records: Iterable[Any], meta: Mapping, runs: RunTable | No
         "totals": totals,
         "runs": runs_summary(runs),
         "design": design_of(meta),
+        "family_wise": family_wise_of(records),
         "claims": claims,
     }
     return _jsonable(report)
+
+
+_POLICY_WORDS = {"finding": "Holm within each finding (the claims of one module), Bonferroni at test time",
+                 "session": "Holm over every claim of the session, Bonferroni at test time",
+                 "none": "none: each claim at the nominal level"}
+
+
+def family_wise_of(records: list[Mapping]) -> dict | None:
+    """The family-wise policy the records were judged under, in words, with each finding's family size."""
+    policies = {(r.get("details") or {}).get("family_policy") for r in records} - {None}
+    if not policies:
+        return None
+    policy = policies.pop() if len(policies) == 1 else "mixed"
+    families = {}
+    for r in records:
+        fam = str(r.get("nodeid") or "").split("::", 1)[0]
+        families[fam] = (r.get("details") or {}).get("family_size")
+    return {"policy": policy, "words": _POLICY_WORDS.get(policy, policy), "family_sizes": families,
+            "deep_tails": "an interval end with fewer than 10 resamples beyond it is the 95% percentile end scaled "
+                          "by z_level/z_0.95 about the estimate (claims.MIN_TAIL)"}
 
 
 def dumps_report(report: Mapping) -> str:

@@ -138,9 +138,9 @@ BINDING_STYLE = {
     "smallest_fraction": ("D", "#ff7f0e", "smallest fraction"),
 }
 
-#: The claim whose record carries the saturating fit (details E, A; the estimate is α).
-SATURATING_CLAIM = "test_saturating_form_has_a_positive_exponent"
-SATURATING_QUANTITY = "α in L = E + A·C^−α"
+#: The records that carry the saturating fit (details E, A and alpha): by quantity, whichever parameter
+#: the claim tests.
+SATURATING_QUANTITIES = ("E in L = E + A·C^−α", "α in L = E + A·C^−α")
 
 
 def _shade_window(ax, window: Any, design: Mapping | None = None) -> bool:
@@ -180,12 +180,11 @@ def saturating_params(records: Sequence[Mapping], fr: Frontier | None = None) ->
     """(E, A, α, source) of L = E + A·C^−α: from the saturating claim's record, else refitted on the
     frontier ``fr`` with ``fits.fit_saturating`` (source "refit"); None when neither works."""
     for r in records:
-        named = SATURATING_CLAIM in str(r.get("name", "")) or SATURATING_CLAIM in str(r.get("nodeid", ""))
-        if not (named or str(r.get("quantity", "")).startswith(SATURATING_QUANTITY)):
+        if not str(r.get("quantity", "")).startswith(SATURATING_QUANTITIES):
             continue
         d = r.get("details") or {}
         try:
-            E, A, alpha = float(d["E"]), float(d["A"]), float(r["estimate"])
+            E, A, alpha = float(d["E"]), float(d["A"]), float(d.get("alpha", r["estimate"]))
         except (KeyError, TypeError, ValueError):
             continue
         if all(math.isfinite(v) for v in (E, A, alpha)) and A > 0:

@@ -160,6 +160,8 @@ def render_summary(records: Iterable[Any], meta: Mapping, *, width: int, color: 
                 console.print(Padding(Text(detail), (0, 0, 0, 2)))
         counts = _verdict_counts(records)
         console.print(Text(", ".join(f"{n} {v}" for v, n in counts.items() if n or v in VERDICT_STYLE)))
+        if family_line(records):
+            console.print(Text(family_line(records)))
         _print_design(console, design_of(meta), color)
         _print_undecided(console, records, color)
     totals = totals_line(meta)
@@ -206,6 +208,14 @@ def _print_undecided(console, records: Sequence[Mapping], color: bool) -> None:
 _ANSI = {"confirmed": "32", "refuted": "31", "inconclusive": "33", "bold": "1"}
 #: Where a claim's name starts: after the longest verdict, upper-cased, and two spaces.
 _NAME_COLUMN = len("INCONCLUSIVE") + 2
+
+
+def family_line(records: Sequence[Mapping]) -> str:
+    """The family-wise policy the verdicts were judged under, in one line (empty when none)."""
+    from pytest_scaling.report.data import family_wise_of
+
+    fw = family_wise_of(list(records))
+    return f"family-wise: {fw['words']}" if fw and fw["policy"] != "none" else ""
 
 
 def _ansi(text: str, style: str, color: bool) -> str:
@@ -311,6 +321,8 @@ def render_lines(records: Iterable[Any], meta: Mapping, *, width: int, color: bo
                 out.extend(_wrapped(f"{label}: {text}", width, _NAME_COLUMN))
         counts = _verdict_counts(records)
         out.append(", ".join(f"{n} {v}" for v, n in counts.items() if n or v in VERDICT_STYLE))
+        if family_line(records):
+            out.extend(_wrapped(family_line(records), width, 0))
         design = design_lines(design_of(meta))
         if design:
             out.append(_ansi("design (main grid, dropout 0):", "bold", color))
