@@ -59,5 +59,5 @@ def test_single_run_protocol_overstates_gamma(schedules):
 
 def test_cooldown_steepens_the_frontier(schedules):
     est = paired_difference(*schedules, "frontier_slope", n_resamples=N_RESAMPLES,
-                            window=single_run_window(schedules[1]))
+                            window=single_run_window(schedules[1]), trajectories=False)
     expect(est, "Δ slope d lnL/d lnC (cooldown − constant)").below(0)

@@ -99,8 +99,9 @@ class Estimate:
         level): each side of the 95% percentile interval scaled by z_level/z_0.95 about the estimate."""
         lo95, hi95 = np.quantile(self.samples, [0.025, 0.975])
         z = scipy.stats.norm.ppf(0.5 + level / 2) / scipy.stats.norm.ppf(0.975)
-        return (float(self.value - z * max(self.value - lo95, 0.0)),
-                float(self.value + z * max(hi95 - self.value, 0.0)))
+        low, high = self.details.get("parameter_bounds") or (-math.inf, math.inf)  # never past a parameter's bound
+        return (float(max(self.value - z * max(self.value - lo95, 0.0), low)),
+                float(min(self.value + z * max(hi95 - self.value, 0.0), high)))
 
     def _tail(self, x: float, upper: bool) -> float:
         """P(θ ≥ x) if upper else P(θ ≤ x) under the estimate's sampling distribution. Past the

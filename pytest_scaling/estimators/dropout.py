@@ -63,9 +63,10 @@ def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n
     conditions' compute-limited windows must decide, and each resample reads the slices both of its
     re-chosen windows keep. The level and the tilt keep every run (a difference at equal compute, and
     a trend over every configuration, need no window).
-    ``trajectories=False`` reads γ's iso-compute slices off final losses only: for conditions whose
-    checkpoints are not their own trajectory (a cooldown run's early checkpoints are the
-    constant-LR trunk's), so each point is a run at the end of its own schedule.
+    ``trajectories=False`` reads γ's iso-compute slices and the frontier off final losses only (the step
+    frontier of the configurations): for conditions whose checkpoints are not their own trajectory (a
+    cooldown run's early checkpoints are the constant-LR trunk's), so each point is a run at the end of
+    its own schedule.
     """
     name = estimator if isinstance(estimator, str) else getattr(estimator, "__name__", "")
     if name not in _BUILDERS:
@@ -76,9 +77,9 @@ def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n
               if everywhere else shared_window(runs_a, runs_b, window, kw.get("size", "params")))
     cut = min_compute is not None or drop_smallest_decades > 0
     slopes = name in ("frontier_slope", "accuracy_frontier_slope")
-    if slopes or (name == "compute_optimal_exponent" and trajectories):
+    if (slopes or name == "compute_optimal_exponent") and trajectories:
         make = cells_for_slices
-    elif name == "compute_optimal_exponent":
+    elif slopes or name == "compute_optimal_exponent":
         make = cells_from_runs
     else:
         def make(runs, value):

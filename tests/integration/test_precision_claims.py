@@ -15,7 +15,7 @@ import pytest
 
 from pytest_scaling.runs import RunTable
 from tests import synthetic as S
-from tests.integration.test_claims_suite import SMALL_WIDTHS, FakeGrid, load, reshape, verdict
+from tests.integration.test_claims_suite import SMALL_WIDTHS, FakeGrid, compute, load, reshape, verdict
 
 CLAIMS = ("test_bf16_leaves_the_frontier_level", "test_bf16_leaves_the_frontier_slope", "test_bf16_leaves_gamma",
           "test_bf16_does_not_tilt_loss_against_compute")
@@ -59,7 +59,7 @@ def test_bf16_without_an_effect_confirms_all_four(claims):
 
 def test_a_bf16_frontier_that_bends_refutes_the_slope(claims):
     # Slope +0.1 (twice the tolerance); the window is the dropout test's (same draw), where it has 4 points.
-    grid = PrecisionGrid(bf16_scaled(precision_grid(rng=5), lambda r, e: (r.flops / 1e8) ** 0.1))
+    grid = PrecisionGrid(bf16_scaled(precision_grid(rng=5), lambda r, e: (compute(r, e) / 1e8) ** 0.1))
     assert verdict(claims.test_bf16_leaves_the_frontier_slope, grid) == "refuted"
     assert verdict(claims.test_bf16_does_not_tilt_loss_against_compute, grid) == "refuted"
 
