@@ -162,3 +162,24 @@ def test_the_precision_budget_trains_its_grid_in_both_precisions_whichever_the_s
     # Relative to the session it would provide the runs on one machine and not on another: refused.
     with pytest.raises(UnknownBudget, match="compare_precisions=fp32,bf16"):
         parse_budget_line("half: parent=tiny compare_precisions=bf16", dict(BUILTIN_BUDGETS))
+
+
+def test_extra_seeds_train_only_at_their_widths():
+    from pytest_scaling.budgets import BUILTIN_BUDGETS, parse_budget_line
+
+    small = BUILTIN_BUDGETS["small"]
+    more = parse_budget_line("small4: parent=small extra_seeds=2,3 extra_seeds_widths=1,2", BUILTIN_BUDGETS)
+    added = set(more.main_specs()) - set(small.main_specs())
+    assert {s.width for s in added} == {1, 2} and {s.seed for s in added} == {2, 3}
+    assert len(added) == 2 * 2 * len(small.fractions) * len(small.dropouts)
+    assert set(small.main_specs()) <= set(more.main_specs())
+    assert "(+2 at widths 1,2)" in more.describe()
+
+
+def test_seeds_are_prescribed_at_the_widths_a_claim_reads():
+    from pytest_scaling.budgets import BUILTIN_BUDGETS, budget_for_seeds
+
+    small = BUILTIN_BUDGETS["small"]
+    line = budget_for_seeds(small, 2.0, "seeds", widths=[1.0, 2.0, 3.0, 4.0])
+    assert "extra_seeds=2,3 extra_seeds_widths=1,2,3,4" in line
+    assert "seeds=0,1,2,3'" in budget_for_seeds(small, 2.0, "seeds", widths=None)  # no widths: the whole grid
