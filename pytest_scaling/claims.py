@@ -359,6 +359,8 @@ class Expectation:
             if est.reason:
                 to_decide = (est.to_decide
                              or "remove the cause above (the estimate is flagged, more seeds will not help)")
+            elif est.details.get("seeds_do_not_decide"):  # an estimator whose interval seeds do not narrow
+                to_decide = str(est.details["seeds_do_not_decide"])
             else:
                 exponent = est.details.get("seed_exponent")
                 factor = seeds_factor(est.value, lo, hi, low, high, level, exponent or 0.5)

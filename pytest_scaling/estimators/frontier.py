@@ -141,7 +141,11 @@ def saturating_frontier(runs, *, n_resamples: int = 200, seed: int = 0, scheme: 
     est = pipeline.run(pipe, stat, q, n_resamples=n_resamples, seed=seed, scheme=scheme, chunk=n_resamples,
                        min_points=4, expand=parameter != "E",
                        details={"E": fit.E, "A": fit.A, "alpha": fit.alpha, "E_at_bound": at_bound,
-                                **({"parameter_bounds": [0.0, floor]} if parameter == "E" else {}),
+                                **({"parameter_bounds": [0.0, floor],
+                                    "seeds_do_not_decide": "E's interval reaches its bound 0 where the window shows "
+                                    "no floor: seeds sharpen the fit, not the range it sees; a window reaching "
+                                    "closer to the floor (more compute-limited decades) would decide it"}
+                                   if parameter == "E" else {}),
                                 "fit_region": region, **fit.comparison()}, reason=reason)
     samples = est.samples if parameter == "E" else np.concatenate(other[1:])
     samples = samples[np.isfinite(samples)]
