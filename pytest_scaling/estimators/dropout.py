@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 
@@ -89,8 +88,7 @@ def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n
     ca, cb = match_cells(ca, cb, PAIR_ON)
     details = {"configs_paired": ca.n_cells, "fit_region_a": region_a, "fit_region_b": region_b}
     if slopes:
-        if value == "error" and choice.source.startswith("design"):  # the loss design's window, fixed
-            choice = dataclasses.replace(choice, source="the loss design's window, fixed")
+        choice = pipeline.for_value(choice, value)
         pa, pb = Pipeline.from_cells(ca, choice), Pipeline.from_cells(cb, choice)
         x = pa.x
         keep = pa.compute >= (region_b["min_compute"] * (1 - 1e-12) if cut else 0)

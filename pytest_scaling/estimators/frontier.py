@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import numpy as np
 
 from pytest_scaling import fits
@@ -11,7 +10,6 @@ from pytest_scaling.claims import Estimate
 from pytest_scaling.errors import FitError
 from pytest_scaling.estimators import pipeline
 from pytest_scaling.estimators.common import ols_slope
-from pytest_scaling.estimators.design import cells_for_slices, choose_window
 
 
 def _region(pipe: pipeline.Pipeline, min_compute: float | None, drop_smallest_decades: float) -> tuple:
@@ -46,7 +44,7 @@ def frontier_slope(runs, *, value: str = "loss", n_resamples: int = 2000, seed: 
     ``method='ols'`` gives the statsmodels t-interval on the frontier points, which
     ignores that the frontier is a minimum over noisy runs (too narrow; for comparison).
     """
-    pipe = _pipeline(runs, value, window)
+    pipe = pipeline.build(runs, value, window)
     keep, region = _region(pipe, min_compute, drop_smallest_decades)
     q = "slope d lnL/d lnC" if value == "loss" else "slope d ln(err)/d lnC"
     if method == "ols":
@@ -72,16 +70,6 @@ def frontier_slope(runs, *, value: str = "loss", n_resamples: int = 2000, seed: 
         info["estimate_full_region"] = float(pipeline.slope(x, F[None], w[None])[0])
     return pipeline.run(pipe, lambda F, w: pipeline.slope(x, F, w & keep), q, n_resamples=n_resamples, seed=seed,
                         scheme=scheme, details=info, kind="frontier_slope")
-
-
-def _pipeline(runs, value: str, window) -> pipeline.Pipeline:
-    """The pipeline; the error rate's window is the loss design's, fixed (the design is about loss)."""
-    if value == "loss" or window != "auto":
-        return pipeline.build(runs, value, window)
-    choice = choose_window(runs, window)
-    return pipeline.Pipeline.from_cells(cells_for_slices(runs, value),
-                                        dataclasses.replace(choice, source="the loss design's window, fixed"
-                                                            if choice.source == "design" else choice.source))
 
 
 def accuracy_frontier_slope(runs, **kw) -> Estimate:

@@ -151,9 +151,18 @@ class Pipeline:
         return t_expansion(self.residual_df) if self.window is not None else 1.0
 
 
+def for_value(choice: WindowChoice, value: str) -> WindowChoice:
+    """The window an estimator of ``value`` reads: the design is about loss, so an error-rate frontier reads
+    the loss design's window fixed at its point estimate rather than re-choosing it on error rates."""
+    if value == "error" and choice.source.startswith("design"):
+        return dataclasses.replace(choice, source="the loss design's window, fixed")
+    return choice
+
+
 def build(runs, value: str = "loss", window="auto", size: str = "params") -> Pipeline:
     """The pipeline of one condition's runs (``window``: "auto", None or (C_lo, C_hi))."""
-    return Pipeline.from_cells(cells_for_slices(runs, value), choose_window(runs, window, size), size)
+    return Pipeline.from_cells(cells_for_slices(runs, value), for_value(choose_window(runs, window, size), value),
+                               size)
 
 
 def slope(x: np.ndarray, F: np.ndarray, mask: np.ndarray, min_points: int = 3) -> np.ndarray:
