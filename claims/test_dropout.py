@@ -21,10 +21,13 @@ lr_mult), seed ids shared, so seed noise common to both conditions cancels.
    budget cannot tell (the likely outcome with 2 seeds).
 
 3. Tilt: the paired slope of every configuration's Δ ln L = ln L_0.2 − ln L_0 on ln C
-   (as the precision claim measures it). It asks the frontier slope's question — does dropout
-   change how loss falls with compute — without the frontier's selection noise (which width is
-   lowest at each compute can differ between the conditions), so it decides where Δ(frontier
-   slope) cannot; TOL_SLOPE applies to it too.
+   (as the precision claim measures it): does dropout tilt loss against compute across the
+   whole grid. It is a different estimand from Δ(frontier slope), not a sharper reading of it:
+   it averages over every (width, fraction), so it mixes dropout's effect on the width and the
+   data exponents, and a law can tilt the grid without tilting the frontier (their noise-free
+   signs can even differ). It is free of the frontier's selection noise (which width is lowest
+   at each compute), so it decides where Δ(frontier slope) cannot; TOL_SLOPE applies to it too,
+   and a confirmed tilt says nothing by itself about the frontier's exponent.
 
 The exponents are compared inside the compute-limited window both conditions share
 (``window="auto"``, re-chosen in each resample); the level, a difference at equal compute,

@@ -82,41 +82,64 @@ class Estimate:
             raise FitError(f"standard error of {self.quantity or 'the estimate'} is not finite; too few points.")
 
     # -- intervals ---------------------------------------------------------
+    # One tail model serves both the interval and the p-value, so "the (1−α) CI lies inside the region"
+    # and "p ≤ α" are the same statement at every α (and a claim Bonferroni confirms, Holm confirms).
+    # Each side is the resamples' empirical tail down to its anchor, the quantile with MIN_TAIL resamples
+    # beyond it (never deeper than 2.5 %); past the anchor it is the normal tail matched there. At a
+    # parameter's bound (``details["parameter_bounds"]``) the resamples on the bound are an atom of
+    # probability: never extrapolated through, counted as they are.
     def ci(self, level: float = 0.95) -> tuple[float, float]:
         if not 0 < level < 1:
             raise ValueError(f"confidence level must be in (0, 1), got {level}")
         q = (1 - level) / 2
         if self.samples is not None:
-            if q * self.samples.size < MIN_TAIL and level > 0.95:
-                return self._extrapolated(level)
-            lo, hi = np.quantile(self.samples, [q, 1 - q])
-            return float(lo), float(hi)
+            return self._end(q, upper=False), self._end(q, upper=True)
         crit = scipy.stats.t.ppf(1 - q, self.df) if self.df else scipy.stats.norm.ppf(1 - q)
         return float(self.value - crit * self.se), float(self.value + crit * self.se)
 
-    def _extrapolated(self, level: float) -> tuple[float, float]:
-        """A CI past the resamples' reach (fewer than MIN_TAIL beyond a quantile, as at a family-wise
-        level): each side of the 95% percentile interval scaled by z_level/z_0.95 about the estimate."""
-        lo95, hi95 = np.quantile(self.samples, [0.025, 0.975])
-        z = scipy.stats.norm.ppf(0.5 + level / 2) / scipy.stats.norm.ppf(0.975)
-        low, high = self.details.get("parameter_bounds") or (-math.inf, math.inf)  # never past a parameter's bound
-        return (float(max(self.value - z * max(self.value - lo95, 0.0), low)),
-                float(min(self.value + z * max(hi95 - self.value, 0.0), high)))
+    def _bound(self, upper: bool) -> float:
+        low, high = self.details.get("parameter_bounds") or (-math.inf, math.inf)
+        return float(high if upper else low)
+
+    def _anchor(self, upper: bool) -> tuple[float, float, float] | None:
+        """``(a, x_a, scale)``: the side's anchor tail probability, its quantile, and the normal scale
+        matching it; None when the side's resamples do not reach past the estimate (no spread to scale)."""
+        a = min(MIN_TAIL / self.samples.size, 0.025)
+        x_a = float(np.quantile(self.samples, 1 - a if upper else a))
+        spread = (x_a - self.value) if upper else (self.value - x_a)
+        if spread <= 0:
+            return None
+        return a, x_a, spread / scipy.stats.norm.isf(a)
+
+    def _end(self, q: float, upper: bool) -> float:
+        """The interval's end with tail probability ``q`` on that side (``ci``'s half)."""
+        bound = self._bound(upper)
+        on_bound = np.sum(self.samples >= bound) if upper else np.sum(self.samples <= bound)
+        if on_bound / self.samples.size >= q:
+            return bound
+        anchor = self._anchor(upper)
+        if anchor is None or q >= anchor[0]:
+            return float(np.quantile(self.samples, 1 - q if upper else q))
+        _, _, scale = anchor
+        end = self.value + scale * scipy.stats.norm.isf(q) * (1 if upper else -1)
+        return float(min(end, bound) if upper else max(end, bound))
 
     def _tail(self, x: float, upper: bool) -> float:
-        """P(θ ≥ x) if upper else P(θ ≤ x) under the estimate's sampling distribution. Past the
-        resamples' reach the tail is the normal one matching that side's 95% quantile (as in ``ci``)."""
+        """P(θ ≥ x) if upper else P(θ ≤ x) under the estimate's sampling distribution (``_end``'s inverse)."""
         if math.isinf(x):
             return 0.0 if (x > 0) == upper else 1.0
         if self.samples is not None:
+            bound = self._bound(upper)
+            if (x > bound) if upper else (x < bound):
+                return 0.0
+            n = self.samples.size
             beyond = int(np.sum(self.samples >= x) if upper else np.sum(self.samples <= x))
-            q95 = float(np.quantile(self.samples, 0.975 if upper else 0.025))
-            side = (q95 - self.value) if upper else (self.value - q95)
-            far = (x > q95) if upper else (x < q95)
-            if beyond < MIN_TAIL and far and side > 0:
-                z = ((x - self.value) if upper else (self.value - x)) / (side / scipy.stats.norm.ppf(0.975))
-                return float(scipy.stats.norm.sf(z))
-            return beyond / self.samples.size
+            anchor = self._anchor(upper)
+            if anchor is None or ((x <= anchor[1]) if upper else (x >= anchor[1])):
+                return beyond / n
+            _, _, scale = anchor
+            tail = float(scipy.stats.norm.sf(((x - self.value) if upper else (self.value - x)) / scale))
+            return max(tail, beyond / n) if x == bound else tail
         if self.se == 0:
             return float((self.value >= x) if upper else (self.value <= x))
         z = (x - self.value) / self.se
@@ -236,7 +259,7 @@ class ClaimRecord:
     p_value: float | None
     reason: str
     details: dict
-    adjusted_p: float | None = None  # set by holm_adjust
+    adjusted_p: float | None = None  # set by holm_adjust: Holm-adjusted p of the side the claim leans to
     adjusted_verdict: str | None = None  # set by holm_adjust
     #: The compute range [C_lo, C_hi] the estimate used (the compute-limited window), None: all runs.
     window: list | None = None
@@ -363,9 +386,15 @@ class Expectation:
                 to_decide = str(est.details["seeds_do_not_decide"])
             else:
                 exponent = est.details.get("seed_exponent")
+                if exponent is None and est.samples is None:  # a standard error of seed means: 1/√seeds
+                    exponent = 0.5
                 factor = seeds_factor(est.value, lo, hi, low, high, level, exponent or 0.5)
-                details["seeds_factor"] = factor
-                to_decide = _seeds_words(factor, lo, hi, est.value, low, high, exponent)
+                if exponent is None:  # a bootstrap whose shrinkage with seeds is not measured
+                    details["seeds_factor_if_sqrt"] = factor
+                    to_decide = _unmeasured_words(factor)
+                else:
+                    details["seeds_factor"] = factor
+                    to_decide = _seeds_words(factor, lo, hi, est.value, low, high, exponent)
         window = details.get("window")
         rec = ClaimRecord(
             nodeid=self.nodeid, name=self.claim, quantity=self.quantity, estimate=float(est.value),
@@ -417,12 +446,20 @@ def seeds_factor(value: float, lo: float, hi: float, low: float, high: float, le
     return float(((z_level + z_power) * half / (z_level * distance)) ** (1 / exponent))
 
 
+def _unmeasured_words(factor: float) -> str:
+    """No seed count for an estimator whose interval's shrinkage with seeds is unmeasured: window-limited,
+    lattice and boundary estimators shrink slower than 1/√seeds, so a count would be a guess."""
+    guess = f" (≈{factor:.1f}× if it shrank as 1/√seeds, which is not measured)" if math.isfinite(factor) else ""
+    return ("no seed count is prescribed: how this estimator's interval shrinks with seeds is not measured"
+            f"{guess}; a larger design (more seeds, a wider compute-limited window or LR sweep) may decide it")
+
+
 def _seeds_words(factor: float, lo: float, hi: float, value: float, low: float, high: float,
-                 exponent: float | None = None) -> str:
+                 exponent: float) -> str:
     if not math.isfinite(factor):
         return "the estimate sits on the region's boundary: no number of seeds decides it at this estimate"
-    how = (f"this estimator's CI shrinks as seeds^−{exponent:.2g}, measured on synthetic chains"
-           if exponent is not None else "CIs assumed to shrink as 1/√seeds: not measured for this estimator")
+    how = (f"this estimator's CI shrinks as seeds^−{exponent:.2g}" +
+           (", measured on synthetic chains" if exponent != 0.5 else " (a standard error of seed means)"))
     return (f"≈{factor:.1f}× today's seeds (CI half-width {(hi - lo) / 2:.3g} must clear the nearest boundary, "
             f"{min(abs(value - b) for b in (low, high) if math.isfinite(b)):.3g} away, with "
             f"{DECIDE_POWER:.0%} power; {how})")
@@ -461,11 +498,15 @@ def holm_adjust(records: list[ClaimRecord], confidence: float | None = None,
     """Session-end family-wise correction (Holm) over the records with a p-value: within each finding
     (``policy="finding"``: claims of one module) or over all of them (``"session"``).
 
-    Confirmation p-values and refutation p-values are adjusted separately; a claim
-    is confirmed (refuted) when its adjusted confirmation (refutation) p-value is
-    ≤ α. Holm is uniformly more powerful than the Bonferroni used at test time, so
-    every claim confirmed under Bonferroni stays confirmed. Flagged estimates stay
-    inconclusive. Returns new records with ``adjusted_p`` and ``adjusted_verdict``.
+    Each claim is one hypothesis with one decision: its p-value is the smaller of its confirmation and
+    refutation p-values (the CI cannot lie both inside and outside the region), Holm adjusts these m
+    p-values, and a claim whose adjusted p is ≤ α takes the side that p came from (Holm with directional
+    decisions; Shaffer 1980 shows it bounds the rate of wrong-side decisions for independent
+    statistics). Adjusting the confirmation and refutation p-values as two separate families would let
+    a false confirmation and a false refutation each spend α (2α in all). Holm is uniformly more
+    powerful than the Bonferroni used at test time, so every claim decided under Bonferroni stays
+    decided. Flagged estimates stay inconclusive. Returns new records with ``adjusted_p`` and
+    ``adjusted_verdict``.
     """
     records = list(records)
     if confidence is None:
@@ -478,18 +519,15 @@ def holm_adjust(records: list[ClaimRecord], confidence: float | None = None,
         if r.p_value is not None:
             groups.setdefault(family_of(r.nodeid) if policy == "finding" else "", []).append(i)
     for idx in groups.values():
-        pc = holm([records[i].p_value for i in idx])
-        pr = holm([records[i].details.get("p_refute", 1.0) if records[i].details.get("p_refute") is not None
-                   else 1.0 for i in idx])
+        pc = np.array([records[i].p_value for i in idx], float)
+        pr = np.array([1.0 if records[i].details.get("p_refute") is None else records[i].details["p_refute"]
+                       for i in idx], float)
+        adj = holm(np.minimum(pc, pr))
         for j, i in enumerate(idx):
             r = records[i]
-            if r.details.get("flagged"):
+            if r.details.get("flagged") or adj[j] > alpha:
                 v = "inconclusive"
-            elif pc[j] <= alpha:
-                v = "confirmed"
-            elif pr[j] <= alpha:
-                v = "refuted"
             else:
-                v = "inconclusive"
-            out[i] = dataclasses.replace(r, adjusted_p=float(pc[j]), adjusted_verdict=v)
+                v = "confirmed" if pc[j] <= pr[j] else "refuted"
+            out[i] = dataclasses.replace(r, adjusted_p=float(adj[j]), adjusted_verdict=v)
     return out

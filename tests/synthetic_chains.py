@@ -92,11 +92,7 @@ def make_chains(widths=WIDTHS, n_fractions=7, seeds=(0, 1), sigma=0.02, rho=0.9,
     return RunTable(runs)
 
 
-def envelope_slope(lo, hi, law_kw=LAW, widths=WIDTHS, points: int = 400) -> float:
-    """The law's own frontier slope over [lo, hi]: at each compute the lowest loss over the widths
-    (each read at D = C / (3·fpe), where its one-epoch trajectory reaches that D: from one batch to
-    the whole training set), the OLS slope of its log on ln C over a dense grid. Computed from the law,
-    not through any estimator."""
+def _envelope(lo, hi, law_kw, widths, points):
     C = np.geomspace(lo, hi, points)
     curves = []
     for w in widths:
@@ -106,4 +102,22 @@ def envelope_slope(lo, hi, law_kw=LAW, widths=WIDTHS, points: int = 400) -> floa
     best = np.min(curves, axis=0)
     if not np.all(np.isfinite(best)):
         raise ValueError(f"no width reaches every compute in {lo:.3g}–{hi:.3g}")
-    return float(np.polyfit(np.log(C), np.log(best), 1)[0])
+    return np.log(C), np.log(best)
+
+
+def envelope_curvature(lo, hi, law_kw=LAW, widths=WIDTHS, points: int = 400) -> float:
+    """The law's own relative bend over [lo, hi]: 2·c₂·(ln hi − ln lo)/|s| of the quadratic and straight
+    fits of the envelope's log on ln C (the quantity ``frontier_curvature`` estimates)."""
+    x, y = _envelope(lo, hi, law_kw, widths, points)
+    c2 = np.polyfit(x - x.mean(), y, 2)[0]
+    s = np.polyfit(x, y, 1)[0]
+    return float(2 * c2 * (x[-1] - x[0]) / abs(s))
+
+
+def envelope_slope(lo, hi, law_kw=LAW, widths=WIDTHS, points: int = 400) -> float:
+    """The law's own frontier slope over [lo, hi]: at each compute the lowest loss over the widths
+    (each read at D = C / (3·fpe), where its one-epoch trajectory reaches that D: from one batch to
+    the whole training set), the OLS slope of its log on ln C over a dense grid. Computed from the law,
+    not through any estimator."""
+    x, y = _envelope(lo, hi, law_kw, widths, points)
+    return float(np.polyfit(x, y, 1)[0])

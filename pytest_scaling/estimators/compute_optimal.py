@@ -344,7 +344,7 @@ def slice_bounds(region: dict, window: tuple | None, cut: bool) -> tuple | None:
 def slice_args(region: dict, choice: WindowChoice, cut: bool) -> dict:
     """How γ's builder picks its slices: the design's window re-chosen in every resample (``window``),
     unless a fit-region cut or a given range fixes them (``bounds``)."""
-    if choice.source == "design" and not cut:
+    if choice.resampled and not cut:
         return {"window": choice, "bounds": None}
     return {"bounds": slice_bounds(region, choice.window, cut)}
 
@@ -417,6 +417,8 @@ def compute_optimal_exponents(runs, size: str = "params", approaches=("envelope"
             windowed = choices[a] if choices[a].design is not None or choices[a].window else choices[b]
             est = make(point[a] - point[b], boot[a] - boot[b], f"γ({a}) − γ({b})",
                        {"a": point[a], "b": point[b], **windowed.details(),
-                        "window_resampled": any(built[x][1].get("window_resampled") for x in (a, b))}, reason)
+                        "window_resampled": any(built[x][1].get("window_resampled") for x in (a, b)),
+                        **({"seed_exponent": pipeline.SEED_EXPONENTS[f"gamma_{a}_minus_{b}"]}
+                           if f"gamma_{a}_minus_{b}" in pipeline.SEED_EXPONENTS else {})}, reason)
             out[f"{a} − {b}"] = dataclasses.replace(est, to_decide=out[a].to_decide or out[b].to_decide)
     return out

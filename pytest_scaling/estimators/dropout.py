@@ -31,7 +31,8 @@ _BUILDERS["frontier_level"] = lambda: ("loss", _frontier_level_stat, "mean Δ ln
 def _compute_trend_stat(cells, **_):
     """OLS slope of every configuration's mean ln L on its ln C. Alone it mixes width and data; as a
     paired difference a − b it is the trend of ln L_a − ln L_b with compute (the statistic is linear),
-    the tilt a condition gives every curve read off these runs, without the frontier's selection noise."""
+    the tilt a condition gives the grid's configurations, without the frontier's selection noise. It is
+    not the frontier's Δ slope: it averages the width and data axes over the grid's configurations."""
     x = np.log(cells.design["flops"])
 
     def stat(M):
@@ -87,6 +88,10 @@ def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n
     cb, region_b = _fit_region(make(runs_b, value), min_compute, drop_smallest_decades)
     ca, cb = match_cells(ca, cb, PAIR_ON)
     details = {"configs_paired": ca.n_cells, "fit_region_a": region_a, "fit_region_b": region_b}
+    measured = {"frontier_slope": "paired_frontier_slope",
+                "compute_optimal_exponent": f"paired_gamma_{kw.get('approach', 'isoflop')}"}.get(name)
+    if measured in pipeline.SEED_EXPONENTS and window == "auto" and trajectories:
+        details["seed_exponent"] = pipeline.SEED_EXPONENTS[measured]
     if slopes:
         choice = pipeline.for_value(choice, value)
         pa, pb = Pipeline.from_cells(ca, choice), Pipeline.from_cells(cb, choice)

@@ -52,8 +52,8 @@ def fit_region_shift(runs, estimator: str = "compute_optimal_exponent", *, drop_
             return F, F, np.asarray(w)
     else:
         cells = cells_for_slices(runs)
-        builder = _optimum_stat(cells, window=choice if choice.source == "design" else None,
-                                bounds=None if choice.source == "design" else choice.window, **kw)[0]
+        builder = _optimum_stat(cells, window=choice if choice.resampled else None,
+                                bounds=None if choice.resampled else choice.window, **kw)[0]
         if not hasattr(builder, "optima"):  # final losses only: the grid's diagonals, two fixed compute ranges
             c = cells.design["flops"]
             lo = choice.window[0] if choice.window else float(c.min())
@@ -82,12 +82,16 @@ def fit_region_shift(runs, estimator: str = "compute_optimal_exponent", *, drop_
 
     def stat(M):
         Y, _, w = parts(M)
+        kept = _drop_lowest(x, w, decades)
         a = pipeline.slope(x, Y, w)
-        b = pipeline.slope(x, Y, _drop_lowest(x, w, decades))
+        b = pipeline.slope(x, Y, kept)
         store.append((a, b))
-        return b - a
+        # A window too short to drop anything from has no shift to measure: a failed resample (counted,
+        # flagged past MAX_FAILED), not a Δ of exactly 0 that would pile up on a "near 0" claim's side.
+        nothing_dropped = (kept & np.isfinite(Y)).sum(1) == (w & np.isfinite(Y)).sum(1)
+        return np.where(nothing_dropped, np.nan, b - a)
 
-    resampled = choice.source == "design"
+    resampled = choice.resampled
     res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme,
                          max_failed=1.0 if resampled else 0.05)
     q = ("Δ slope d lnL/d lnC" if estimator == "frontier_slope" else "Δγ") + \

@@ -122,7 +122,8 @@ def test_holm_adjust_records():
             expect(e, "q").below(0)
     recs = take_records()
     out = holm_adjust(recs)
-    ref = multipletests([r.p_value for r in recs], method="holm")[1]
+    # one hypothesis per claim: the smaller of its confirmation and refutation p-values
+    ref = multipletests([min(r.p_value, r.details["p_refute"]) for r in recs], method="holm")[1]
     np.testing.assert_allclose([r.adjusted_p for r in out], ref)
     # Holm is at least as powerful as the Bonferroni used at test time
     for r, o in zip(recs, out):
@@ -161,3 +162,76 @@ def test_estimate_summary_and_errors():
         expect(0.5, "q")
     with pytest.raises(ValueError):
         configure(confidence=1.5)
+
+
+def test_holm_is_one_family_of_one_decision_per_claim():
+    """Each claim enters Holm once, with min(p_confirm, p_refute), and takes that side: a confirmation
+    and a refutation share one ordering instead of spending α each in two families."""
+    a = tint(-0.0411, se=0.01, df=None)  # "below 0": p_confirm ≈ 4e-5
+    b = tint(0.0411, se=0.02, df=None)  # p_refute ≈ 0.04: refuted only at Holm's second step (×1)
+    configure(family_size=2)
+    for e in (a, b):
+        with contextlib.suppress(AssertionError, pytest.skip.Exception):
+            expect(e, "q").below(0)
+    recs = take_records()
+    p = np.array([min(r.p_value, r.details["p_refute"]) for r in recs])
+    out = holm_adjust(recs)
+    np.testing.assert_allclose([o.adjusted_p for o in out], multipletests(p, method="holm")[1])
+    expected = ["inconclusive" if q > 0.05 else ("confirmed" if r.p_value <= r.details["p_refute"] else "refuted")
+                for q, r in zip(multipletests(p, method="holm")[1], recs)]
+    assert [o.adjusted_verdict for o in out] == expected
+    assert expected == ["confirmed", "refuted"]
+
+
+@pytest.mark.parametrize("n", [200, 400, 1000])
+def test_one_tail_model_for_interval_and_p_value_at_deep_levels(n):
+    """p ≤ α exactly when the (1−α) CI lies inside the region, at Holm/Bonferroni depths where fewer than
+    MIN_TAIL resamples lie beyond an end (the extrapolated tail) and for skewed resamples."""
+    rng = np.random.default_rng(n)
+    checked = 0
+    for _ in range(60):
+        c = rng.normal(0, 0.03)
+        s = c + 0.01 * (rng.gamma(2.0, 1.0, n) - 2.0) * rng.choice([-1, 1])
+        est = Estimate(value=c, method="seed bootstrap (test)", runs=12, quantity="q", samples=s)
+        for alpha in (0.05, 0.01, 0.05 / 8, 0.05 / 25):
+            lo, hi = est.ci(1 - alpha)
+            p = est.p_value(-0.05, 0.04)
+            if abs(p - alpha) > 0.02 * alpha + 1.0 / n:  # away from ties of quantile interpolation
+                assert (p <= alpha) == (-0.05 < lo and hi < 0.04), (c, alpha, p, lo, hi)
+                checked += 1
+    assert checked > 150
+
+
+def test_resamples_on_a_parameter_bound_are_an_atom_never_extrapolated_through():
+    """E ≥ 0 with 30 % of resamples on 0: P(E ≤ 0) is that share, the CI's lower end is 0 at every level,
+    and "E > 0" cannot be confirmed however deep the family-wise level."""
+    rng = np.random.default_rng(0)
+    s = np.where(rng.uniform(size=400) < 0.3, 0.0, rng.gamma(2.0, 0.01, 400))
+    est = Estimate(value=0.01, method="m", runs=12, quantity="E", samples=s,
+                   details={"parameter_bounds": [0.0, 1.0]})
+    assert est._tail(0.0, upper=False) == pytest.approx(np.mean(s <= 0))
+    assert est.p_value(low=0.0) >= 0.5
+    for level in (0.95, 0.995, 0.9999):
+        assert est.ci(level)[0] == 0.0
+    # with 3 of 400 on the bound (fewer than MIN_TAIL): the atom still bounds p from below
+    s2 = np.concatenate([np.zeros(3), 0.05 + 0.005 * rng.standard_normal(397)])
+    est2 = Estimate(value=0.05, method="m", runs=12, quantity="E", samples=s2,
+                    details={"parameter_bounds": [0.0, 1.0]})
+    assert est2.p_value(low=0.0) >= 2 * 3 / 400
+    lo = est2.ci(1 - 2 * 3 / 400 * 0.9)[0]
+    assert lo == 0.0 and est2.ci(0.95)[0] > 0.0
+
+
+def test_no_seed_count_for_an_estimator_whose_shrinkage_is_unmeasured():
+    """A bootstrap estimate without a measured seed exponent prescribes no seeds; a measured one does."""
+    with pytest.raises(pytest.skip.Exception):
+        expect(boot(0.01, sd=0.02), "q").below(0)
+    measured = Estimate(value=0.01, method="m", runs=12, quantity="q",
+                        samples=np.random.default_rng(0).normal(0.01, 0.02, 4000), details={"seed_exponent": 0.37})
+    with pytest.raises(pytest.skip.Exception):
+        expect(measured, "q").below(0)
+    unmeasured, known = take_records()
+    assert "no seed count is prescribed" in unmeasured.to_decide and "seeds_factor" not in unmeasured.details
+    assert unmeasured.details["seeds_factor_if_sqrt"] > 1
+    assert "seeds^−0.37" in known.to_decide and known.details["seeds_factor"] > unmeasured.details[
+        "seeds_factor_if_sqrt"]
