@@ -1,5 +1,10 @@
 """pytest hooks only: options + ini, fixtures, header, claim records, terminal summary.
 
+Inert until used: registering options, ini keys and markers costs nothing, and the session
+(torch, scipy, the dataset) is built only once a ``--scaling-*`` option is given on the command
+line or a claim is collected (or its record arrives from an xdist worker). A project without
+claims gets no header line, no summary and no report.
+
 Works under pytest-xdist: workers train (sharing the grid through the cache's
 locks) and ship claim records in ``report.user_properties`` and the runs they saw
 and trained in ``workeroutput``; the controller summarises, counting each run once.
@@ -9,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from contextlib import contextmanager
 
@@ -17,6 +23,7 @@ import pytest
 from pytest_scaling.errors import ScalingError
 
 CLAIM_PROPERTY = "scaling_claim"
+CLAIMS_MODULE = "pytest_scaling.claims"  # looked up in sys.modules: a session that made no claim never imports it
 STATS_KEY = "pytest_scaling_stats"
 state_key = pytest.StashKey["ScalingState"]()
 
@@ -159,49 +166,86 @@ class ScalingState:
         self.worker_stats: list[dict] = []
         self.started = time.time()
         self.prepared = False
+        self.checked = False  # the report directory and baselines (``_check_outputs``)
+        self.header_shown = False
         self.comparison_text = ""
         self.violations: list[str] = []
 
-    # Hooks that receive no config live on this object, registered as a plugin in pytest_configure.
+
+def _given_on_command_line(config: pytest.Config) -> bool:
+    """Whether any --scaling-* option was given: every one defaults to None (its ini key aside)."""
+    options = [suffix for suffix, *_ in _VALUE_OPTIONS] + [suffix for suffix, _ in _FLAG_OPTIONS]
+    return any(config.getoption("scaling_" + suffix.replace("-", "_")) is not None for suffix in options)
+
+
+def _active(config: pytest.Config) -> ScalingState | None:
+    """The state if the plugin is in use, else None (and nothing may be imported or resolved)."""
+    return config.stash.get(state_key, None)
+
+
+def _activate(config: pytest.Config) -> ScalingState:
+    """The state, built on first use: this is where the options are checked (a usage error for a
+    bad one) and where claims.py, with scipy, is first imported."""
+    state = config.stash.get(state_key, None)
+    if state is None:
+        state = ScalingState(config)
+        config.stash[state_key] = state
+        state.session.xdist_workers = _xdist_workers(config)
+        import pytest_scaling.claims as claims
+
+        claims.configure(confidence=state.confidence, strict=state.strict, family_size=1)
+    return state
+
+
+class _Reports:
+    """The hooks that receive no config, registered in every session: a claim's record from a test
+    report, and the runs an xdist worker trained. Either one means the plugin is in use (an xdist
+    controller collects nothing, so this is how it learns)."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "teardown":
             return
-        for name, value in report.user_properties:
-            if name == CLAIM_PROPERTY:
-                self.records.append(json.loads(value))
+        records = [json.loads(value) for name, value in report.user_properties if name == CLAIM_PROPERTY]
+        if records:
+            _activate(self.config).records.extend(records)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node, error) -> None:
         stats = getattr(node, "workeroutput", {}).get(STATS_KEY)
         if stats:
-            self.worker_stats.append(json.loads(stats))
+            _activate(self.config).worker_stats.append(json.loads(stats))
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scaling: a claim about scaling laws (uses the scaling_grid fixture)")
+    config.addinivalue_line("markers", "scaling_needs(protocol): the claim needs runs only some budgets train"
+                            f"{_protocols(config)}; skipped at collection on a budget without them")
+    config.pluginmanager.register(_Reports(config), "scaling-reports")
+    if _given_on_command_line(config):  # asked for: check the options now, before anything runs
+        _activate(config)
+
+
+def _protocols(config: pytest.Config) -> str:
+    """`` ('cooldown', ...)`` for ``pytest --markers``, else nothing: naming them imports the budgets (numpy)."""
+    if not config.getoption("markers", False):
+        return ""
     from pytest_scaling.budgets import PROTOCOL_BUDGETS
 
-    config.addinivalue_line("markers", "scaling_needs(protocol): the claim needs runs only some budgets train "
-                            f"({', '.join(map(repr, PROTOCOL_BUDGETS))}); skipped at collection on a budget "
-                            "without them")
-    state = ScalingState(config)
-    config.stash[state_key] = state
-    config.pluginmanager.register(state, "scaling-state")
-    from pytest_scaling import claims
-
-    claims.configure(confidence=state.confidence, strict=state.strict, family_size=1)
+    return f" ({', '.join(map(repr, PROTOCOL_BUDGETS))})"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Settings live in a module: put the defaults back so an in-process session does not leak them."""
-    from pytest_scaling import claims
-
-    state = config.stash.get(state_key, None)
+    state = _active(config)
     if state is not None:
         state.session.close()
-
-    claims.configure()
-    claims.take_records()
+    claims = sys.modules.get(CLAIMS_MODULE)
+    if claims is not None:
+        claims.configure()
+        claims.take_records()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -211,11 +255,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     Either failing after a long training would waste it; checked here, it is a usage error
     before the first run. On pytest-xdist's controller only (tryfirst: before workers start).
     """
-    config = session.config
-    if hasattr(config, "workerinput"):
+    state = _active(session.config)
+    if state is not None:
+        _check_outputs(session.config, state)
+
+
+def _check_outputs(config: pytest.Config, state: ScalingState) -> None:
+    """The report directory and the baselines, checked once, before training (never on an xdist worker)."""
+    if state.checked or hasattr(config, "workerinput"):
         return
-    state = config.stash[state_key]
-    state.session.xdist_workers = _xdist_workers(config)
+    state.checked = True
     if state.report_dir:
         _check_writable_dir(state.report_dir, "--scaling-report",
                             "give a directory you can write, e.g. --scaling-report=scaling-report")
@@ -265,8 +314,23 @@ def _xdist_workers(config: pytest.Config) -> int:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    state = config.stash[state_key]
-    state.session.xdist_workers = _xdist_workers(config)  # the header names the workers; set it here, first
+    """The header, when a --scaling-* option says the plugin is used; otherwise it waits for collection."""
+    return _header(config)
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    """The header after collection, when a collected claim is what put the plugin to use. (An xdist
+    controller collects nothing: there the summary alone speaks.)"""
+    if config.get_verbosity() < 0 or hasattr(config, "workerinput"):  # as pytest's own header: none under -q
+        return []
+    return _header(config)
+
+
+def _header(config: pytest.Config) -> list[str]:
+    state = _active(config)
+    if state is None or state.header_shown:
+        return []
+    state.header_shown = True
     return state.session.header()
 
 
@@ -276,12 +340,15 @@ def _uses_scaling(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Fail fast, before any test runs, when the dataset, device or cache dir is unusable."""
-    state = config.stash[state_key]
     scaling_items = [item for item in items if _uses_scaling(item)]
+    state = _activate(config) if scaling_items else _active(config)
+    if state is None:
+        return
+    _check_outputs(config, state)
     for item in scaling_items:
         item.add_marker("scaling")
     scaling_items = [item for item in scaling_items if _budget_provides(item, state.session.budget)]
-    from pytest_scaling import claims
+    import pytest_scaling.claims as claims
 
     families: dict[str, int] = {}
     for item in scaling_items:
@@ -426,11 +493,22 @@ class ScalingGrid:
             raise self._memo[key]
         return self._memo[key]
 
+    _full_reported = False  # the first claim a full cache stops fails with why; the rest skip with it
+
     def _checked(self, get):
+        from pytest_scaling.errors import CacheFull
+
         try:
-            table = get()
+            table, problem = get(), None
         except ScalingError as error:
-            pytest.fail(str(error), pytrace=False)
+            table, problem = None, error
+        # Outside the except block, so the report shows the message alone, not the exceptions chained to it.
+        if isinstance(problem, CacheFull):
+            if self._full_reported:
+                pytest.skip(f"training stopped: {problem}")
+            self._full_reported = True
+        if problem is not None:
+            pytest.fail(str(problem), pytrace=False)
         if len(table) == 0:
             hint = (f"run `pytest-scaling train --budget {self.budget.name}` or drop --scaling-no-train"
                     if self._session.options.no_train else "check the slice's filters against the budget")
@@ -441,7 +519,7 @@ class ScalingGrid:
 @pytest.fixture(scope="session")
 def scaling_grid(request: pytest.FixtureRequest) -> ScalingGrid:
     """Runs of the session's budget, trained (or taken from the cache) on first use."""
-    return ScalingGrid(request.config.stash[state_key].session)
+    return ScalingGrid(_activate(request.config).session)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -454,12 +532,12 @@ def pytest_runtest_call(item: pytest.Item):
     except FitError as error:
         if not _uses_scaling(item):
             raise
-        from pytest_scaling import claims
+        import pytest_scaling.claims as claims
 
         record = claims.record_undecided(item.nodeid, item.name, f"this budget cannot decide: {error}",
                                          getattr(error, "to_decide", ""))
         message = f"inconclusive: {record.reason}; to decide: {record.to_decide}"
-        if item.config.stash[state_key].strict:
+        if _activate(item.config).strict:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
 
@@ -468,11 +546,10 @@ def pytest_runtest_call(item: pytest.Item):
 def pytest_runtest_makereport(item: pytest.Item, call):
     # Records go on the item, so the teardown report carries them (that is the one JUnit XML and
     # pytest-xdist's controller read); the state collects them from there, once.
-    from pytest_scaling import claims
-
-    budget = item.config.stash[state_key].session.budget
-    records = claims.take_records()
-    if records:  # the finding the claim's module tests, so the report can group claims under it
+    claims = sys.modules.get(CLAIMS_MODULE)
+    records = claims.take_records() if claims is not None else []
+    if records:  # a claim was made, so the plugin is in use; the finding its module tests groups it in the report
+        budget = _activate(item.config).session.budget
         module = getattr(item, "module", None)
         finding, source = claims.module_finding(getattr(module, "__doc__", None))
         origin = {"finding": finding, "source": source, "module": item.path.stem if module else None}
@@ -547,13 +624,15 @@ def _design(state: ScalingState) -> dict | None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
     config = session.config
-    state = config.stash[state_key]
+    state = _active(config)
+    if state is None:
+        return
     if hasattr(config, "workerinput"):  # a worker: hand the runs it saw and trained to the controller
         config.workeroutput[STATS_KEY] = json.dumps(state.session.stats())
         return
     if not state.records:
         return
-    from pytest_scaling import claims
+    import pytest_scaling.claims as claims
 
     if state.family != "none":
         adjusted = claims.holm_adjust([claims.ClaimRecord.from_dict(r) for r in state.records], state.confidence,
@@ -593,8 +672,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
-    state = config.stash[state_key]
-    if hasattr(config, "workerinput") or not (state.records or state.session.stats() or state.worker_stats):
+    state = _active(config)
+    if state is None or hasattr(config, "workerinput"):
+        return
+    if not (state.records or state.session.stats() or state.worker_stats):
         return
     from pytest_scaling import report
 

@@ -3,7 +3,8 @@
 Concurrency: each run has a file lock. A process trains the groups whose locks it
 gets and waits for the rest afterwards, so pytest-xdist workers (or two sessions)
 split a grid between them and never train a run twice. Ctrl-C loses only the
-group in flight: every finished group is already in the cache.
+group in flight: every finished group is already in the cache. So does a full disk: training
+stops at the first record that cannot be written (``CacheFull``), and the session trains no more.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from pytest_scaling.data import Dataset
 from pytest_scaling.device import default_group_size  # re-exported: benchmarks and callers import it here
+from pytest_scaling.errors import CacheFull
 from pytest_scaling.executors import LocalExecutor, TrainJob
 from pytest_scaling.models import forward_flops_per_example
 from pytest_scaling.runs import RunResult, RunSpec, RunTable
@@ -96,6 +98,7 @@ class Runner:
         self.stats = RunnerStats()
         self._data: Dataset | None = None
         self._fresh: dict[RunSpec, RunResult] = {}  # trained this session (so --scaling-retrain retrains once)
+        self.full: CacheFull | None = None  # the cache's disk filled up: this session trains nothing more
 
     @property
     def data(self) -> Dataset:
@@ -147,7 +150,14 @@ class Runner:
             self.stats.missing.update(pending)
             return RunTable(results.values())
         if pending:
-            results.update(self._train(pending))
+            if self.full is not None:
+                raise self.full
+            try:
+                results.update(self._train(pending))
+            except CacheFull as error:
+                left = sum(spec not in self._fresh for spec in pending)
+                self.full = error.with_progress(left, self.store.info()["runs"], len(self.stats.trained))
+                raise self.full from error
         return RunTable(results.values())
 
     def _train(self, pending: list[RunSpec]) -> dict[RunSpec, RunResult]:
@@ -177,8 +187,9 @@ class Runner:
                     if mine:
                         yield mine
 
+            batches = self.executor.map(claimed(), self.job, lambda: self.data)
             try:
-                for results in self.executor.map(claimed(), self.job, lambda: self.data):
+                for results in batches:
                     self._spent(results)
                     for result in results:
                         self._record(result)
@@ -186,6 +197,7 @@ class Runner:
                         held.pop(result.spec).release()
                         advance(result.spec, result)
             finally:
+                batches.close()  # on an error (a full disk, Ctrl-C) the executor cancels its groups now
                 for lock in held.values():
                     lock.release()
             for spec in deferred:  # wait for the other process; train it ourselves if it died

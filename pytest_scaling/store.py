@@ -6,6 +6,7 @@ Location: ``--scaling-cache-dir`` → ``$PYTEST_SCALING_CACHE`` → platformdirs
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -21,12 +22,13 @@ import platformdirs
 import torch
 from filelock import FileLock, Timeout
 
-from pytest_scaling.errors import CacheError
+from pytest_scaling.errors import CacheError, CacheFull
 from pytest_scaling.fileio import atomic_write
 from pytest_scaling.runs import RunResult, RunSpec
 
 CACHE_ENV = "PYTEST_SCALING_CACHE"
 RECORD_FORMAT = 1
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)  # a full disk, or this user's quota: the same story for the cache
 
 
 class CorruptCacheRecord(UserWarning):
@@ -129,8 +131,21 @@ class RunStore:
             "format": RECORD_FORMAT, "key": key, "context": context.for_spec(result.spec), "result": result_json,
             "checksum": hashlib.sha256(_canonical(result_json)).hexdigest(),
         }
-        atomic_write(path, _canonical(record))
+        data = _canonical(record)
+        try:
+            atomic_write(path, data)  # on failure it leaves no temp file, and the old record (if any) stands
+        except OSError as error:
+            if error.errno not in _NO_SPACE:
+                raise
+            raise CacheFull(self.directory, self.free_bytes(), len(data)) from error
         return path
+
+    def free_bytes(self) -> int:
+        """Free space on the cache's filesystem for this user (0 where it cannot be read)."""
+        try:
+            return shutil.disk_usage(self.directory).free
+        except OSError:
+            return 0
 
     def _file_lock(self, spec: RunSpec, context: Context) -> FileLock:
         return FileLock(str(self.locks_dir / f"{run_key(spec, context)}.lock"))

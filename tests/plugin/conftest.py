@@ -1,10 +1,14 @@
 """The plugin tests' project: claims on fake IDX data with the micro budget, trained in-process.
 
 pytester runs in-process and forgets modules first imported inside a run; torch registers
-operator libraries at import and refuses a second registration, so import them here once."""
+operator libraries at import and refuses a second registration, so import them here once. The
+plugin imports nothing heavy until a session uses it, so the statistics (scipy, statsmodels) are
+imported here too, once, rather than again in every run."""
 
 import pytest
 
+import pytest_scaling.claims
+import pytest_scaling.fits  # noqa: F401
 from pytest_scaling.models import forward_flops_per_example
 from tests.conftest import MICRO_BUDGET
 

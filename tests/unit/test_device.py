@@ -22,8 +22,10 @@ _FAULTS_AFTER_WARM_UP = textwrap.dedent("""
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's allocator only")
 def test_freed_activation_sized_blocks_are_reused_not_faulted_in_again():
     out = subprocess.run([sys.executable, "-c", _FAULTS_AFTER_WARM_UP], capture_output=True, text=True, check=True)
-    # Unmapped and mapped again, 20 rounds of 16 MiB fault in ~80,000 pages; reused memory, none.
-    assert int(out.stdout.strip()) < 1000
+    # Unmapped and mapped again, 20 rounds of 16 MiB fault in ~80,000 pages; reused memory none, but
+    # the heap may still grow to a new high-water mark once or twice (4,096 pages each; measured 0–12,288
+    # over repeated fresh processes), so the bound is a quarter of the unmapped count.
+    assert int(out.stdout.strip()) < 20_000
 
 
 def test_native_bf16_reads_the_hardware(monkeypatch):
