@@ -5,6 +5,10 @@ under ``scaling_budgets`` in pytest.ini / pyproject.toml; keys not given come fr
 Training protocols (issue #14) are keys too: ``schedules=constant,cooldown`` crosses the main
 grid with LR schedules; ``epochs=1,2,4,8`` adds a constant-LR sub-grid of repeated epochs on
 ``epoch_widths`` × ``epoch_fractions`` (by default the main grid's).
+Fractions above 1 train past the 60k images on deformed copies of them (stream.py):
+``fractions=1/64,…,1,2,4,8`` asks for 2×, 4× and 8× the examples, each run a prefix of one stream
+(and the runs up to 1 the very runs of a budget without them); ``stream=sigma=5,alpha=30`` changes
+the deformation's parameters (the rest keep their defaults).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from fractions import Fraction
 
 from pytest_scaling.errors import UnknownBudget
 from pytest_scaling.runs import PRECISIONS, SCHEDULES, RunSpec
+from pytest_scaling.stream import MAX_FRACTION, DeformParams
 
 #: c in LR = c / sqrt(fan_in), measured on Fashion-MNIST, batch 64, one epoch (see README, "Choosing c").
 DEFAULT_LR_SCALE = 0.1
@@ -51,22 +56,36 @@ class Budget:
     #: claims read the small widths; a seed of the widest ones costs ten times theirs).
     extra_seeds: tuple[int, ...] = ()
     extra_seeds_widths: tuple[int, ...] = ()
+    #: More examples where the data binds: ``extra_fractions`` (typically above 1: the deformed stream) are
+    #: trained too at ``extra_fractions_widths`` — the small widths one epoch cannot take to the compute
+    #: where a wider model would win, at a few percent of a wide width's cost per example.
+    extra_fractions: tuple[float, ...] = ()
+    extra_fractions_widths: tuple[int, ...] = ()
+    #: The deformed stream fractions above 1 read (``DeformParams.parse``: "" for the defaults, or
+    #: ``name=value,…`` over them); runs at fractions ≤ 1 read none, whatever it says.
+    stream: str = ""
 
     def seeds_for(self, width: int) -> tuple[int, ...]:
         """The main grid's seeds at ``width``."""
         extra = self.extra_seeds if width in self.extra_seeds_widths else ()
         return tuple(dict.fromkeys(self.seeds + extra))
 
+    def fractions_for(self, width: int) -> tuple[float, ...]:
+        """The main grid's fractions at ``width``."""
+        extra = self.extra_fractions if width in self.extra_fractions_widths else ()
+        return tuple(sorted(set(self.fractions + extra)))
+
     def _spec(self, **fields) -> RunSpec:
         """A run of this budget: its LR scale and batch size, its precision unless ``fields`` name one."""
-        return RunSpec(lr_scale=self.lr_scale, batch_size=self.batch_size, **{"precision": self.precision, **fields})
+        return RunSpec(lr_scale=self.lr_scale, batch_size=self.batch_size, stream=self.stream,
+                       **{"precision": self.precision, **fields})
 
     def main_specs(self) -> list[RunSpec]:
         """Every run but the LR sweep's: widths × fractions × seeds × dropouts × schedules, then the
         epochs sub-grid. Claims tell them apart with ``runs.where(schedule=…, epochs=…)``."""
         specs = [self._spec(width=w, fraction=f, seed=s, dropout=p, schedule=schedule)
                  for w in self.widths
-                 for f, s, p, schedule in itertools.product(self.fractions, self.seeds_for(w), self.dropouts,
+                 for f, s, p, schedule in itertools.product(self.fractions_for(w), self.seeds_for(w), self.dropouts,
                                                             self.schedules)]
         return list(dict.fromkeys(specs + self.epoch_specs() + self.precision_specs()))
 
@@ -75,7 +94,7 @@ class Budget:
         return [self._spec(width=w, fraction=f, seed=s, dropout=p, precision=precision)
                 for precision in self.compare_precisions if precision != self.precision
                 for w in self.widths
-                for f, s, p in itertools.product(self.fractions, self.seeds_for(w), self.dropouts)]
+                for f, s, p in itertools.product(self.fractions_for(w), self.seeds_for(w), self.dropouts)]
 
     def epoch_specs(self) -> list[RunSpec]:
         """The epochs sub-grid: E passes over each fraction, constant LR (a run of E+1 epochs continues
@@ -116,6 +135,11 @@ class Budget:
             protocols += f", again in {','.join(p for p in self.compare_precisions if p != self.precision)}"
         extra = (f" (+{len(self.extra_seeds)} at widths {_fmt(self.extra_seeds_widths)})"
                  if self.extra_seeds and self.extra_seeds_widths else "")
+        if self.extra_fractions and self.extra_fractions_widths:
+            extra += (f" (+fractions {_fmt_fractions(self.extra_fractions)} at widths "
+                      f"{_fmt(self.extra_fractions_widths)})")
+        if max(*self.fractions, *self.extra_fractions, self.sweep_fraction, *self.epoch_fractions) > 1:
+            protocols += f"; past fraction 1, deformed copies ({DeformParams.parse(self.stream).key()})"
         return (f"{self.name}: widths {_fmt(self.widths)} × fractions {_fmt_fractions(self.fractions)} × "
                 f"seeds {len(self.seeds)}{extra} × dropout {_fmt(self.dropouts)}{protocols} = "
                 f"{len(self.main_specs())} runs; "
@@ -209,9 +233,10 @@ BUILTIN_BUDGETS: dict[str, Budget] = {
 
 _TUPLE_FIELDS = {"widths": int, "fractions": float, "seeds": int, "dropouts": float, "sweep_widths": int,
                  "sweep_mults": float, "sweep_seeds": int, "schedules": str, "epochs": int, "epoch_widths": int,
-                 "epoch_fractions": float, "compare_precisions": str, "extra_seeds": int, "extra_seeds_widths": int}
+                 "epoch_fractions": float, "compare_precisions": str, "extra_seeds": int, "extra_seeds_widths": int,
+                 "extra_fractions": float, "extra_fractions_widths": int}
 _SCALAR_FIELDS = {"sweep_fraction": float, "lr_scale": float, "batch_size": int, "description": str,
-                  "precision": str}
+                  "precision": str, "stream": str}
 
 
 def _number(text: str, kind):
@@ -261,8 +286,17 @@ def parse_budget_line(line: str, known: dict[str, Budget]) -> Budget:
 def _validate(b: Budget) -> None:
     if not b.widths or any(w < 1 for w in b.widths):
         raise UnknownBudget(f"budget {b.name!r}: widths must be positive integers")
-    if not b.fractions or any(not 0 < f <= 1 for f in (*b.fractions, b.sweep_fraction)):
-        raise UnknownBudget(f"budget {b.name!r}: fractions must lie in (0, 1]")
+    if not b.fractions or any(not 0 < f <= MAX_FRACTION
+                              for f in (*b.fractions, *b.extra_fractions, b.sweep_fraction, *b.epoch_fractions)):
+        raise UnknownBudget(f"budget {b.name!r}: fractions (and extra_fractions, sweep_fraction, epoch_fractions) "
+                            f"must lie in (0, 1] "
+                            f"for shares of the 60k training images, or in (1, {MAX_FRACTION:g}] for that many times "
+                            f"60k examples, the images then deformed copies of them (2 = the images and one copy)")
+    try:
+        DeformParams.parse(b.stream)
+    except (ValueError, TypeError) as error:
+        raise UnknownBudget(f"budget {b.name!r}: bad stream {b.stream!r}: {error}; give stream=name=value,… "
+                            f"over the defaults ({DeformParams().key()})") from None
     if not b.seeds or b.batch_size < 1 or b.lr_scale <= 0 or any(not 0 <= p < 1 for p in b.dropouts):
         raise UnknownBudget(f"budget {b.name!r}: needs ≥1 seed, batch_size ≥ 1, lr_scale > 0, dropouts in [0, 1)")
     if not b.schedules or any(s not in SCHEDULES for s in b.schedules):
@@ -276,10 +310,8 @@ def _validate(b: Budget) -> None:
     if b.compare_precisions and set(b.compare_precisions) != set(PRECISIONS):
         raise UnknownBudget(f"budget {b.name!r}: compare_precisions trains the main grid in every precision, "
                             f"whichever a session runs in: give compare_precisions={','.join(PRECISIONS)}")
-    if not b.epochs or any(e < 1 for e in b.epochs) or any(not 0 < f <= 1 for f in b.epoch_fractions) \
-            or any(w < 1 for w in b.epoch_widths):
-        raise UnknownBudget(f"budget {b.name!r}: epochs must be integers ≥ 1, epoch_widths positive, "
-                            f"epoch_fractions in (0, 1]")
+    if not b.epochs or any(e < 1 for e in b.epochs) or any(w < 1 for w in b.epoch_widths):
+        raise UnknownBudget(f"budget {b.name!r}: epochs must be integers ≥ 1, epoch_widths positive")
 
 
 def available_budgets(ini_lines: list[str] | None = None) -> dict[str, Budget]:

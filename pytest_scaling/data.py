@@ -1,5 +1,9 @@
 """Find an MNIST-family dataset, load it once into tensors, hand out nested subsets.
 
+Fractions above 1 reach past the base images into the deformed stream (stream.py): positions
+n, n+1, … are copy 1 of the permutation's images, then copy 2, … Each copy is deformed once per
+process, on the device, and kept as 8-bit images like the originals (``Dataset.deformed_copies``).
+
 Resolution order: ``--scaling-data-dir`` → ``PYTEST_SCALING_DATA_DIR`` → Debian's
 ``dataset-fashion-mnist`` → torchvision's MNIST download (only where the network
 reaches it). IDX files are read directly, gzipped or not, in either the flat
@@ -13,14 +17,17 @@ import hashlib
 import math
 import os
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from pytest_scaling.deform import deform
 from pytest_scaling.errors import DatasetNotFound
 from pytest_scaling.runs import fraction_family
+from pytest_scaling.stream import DeformParams
 
 DATASET_CHOICES = ("auto", "mnist", "fashion-mnist")
 DATA_DIR_ENV = "PYTEST_SCALING_DATA_DIR"
@@ -37,8 +44,10 @@ FILES = {
 #: Seed of the one permutation whose prefixes are the nested training subsets.
 SUBSET_PERMUTATION_SEED = 20_201
 #: Shuffles of epochs ≥ 2 use generator seeds seed·1,000,003 + this + epoch, clear of the block
-#: shuffles' seed·1,000,003 + block index (a family has ~20 blocks at most).
+#: shuffles' seed·1,000,003 + block index (a family has ~20 blocks at most, ~30 up to MAX_FRACTION).
 EPOCH_SHUFFLE_OFFSET = 1_000
+#: Images deformed per batch when a copy is made: its working memory (~6 MB) stays in cache, measured fastest.
+DEFORM_CHUNK = 512
 
 
 @dataclass(frozen=True)
@@ -181,6 +190,8 @@ class Dataset:
     train_y: torch.Tensor  # [60000] int64
     val_x: torch.Tensor
     val_y: torch.Tensor
+    #: stream key → copies 1 … k of every training image as grey levels, [k·n, 1, 28, 28] uint8
+    _copies: dict = field(default_factory=dict, init=False, repr=False)
 
     @property
     def n_train(self) -> int:
@@ -194,9 +205,15 @@ class Dataset:
     def _permutation(self) -> torch.Tensor:
         return torch.randperm(self.n_train, generator=torch.Generator().manual_seed(SUBSET_PERMUTATION_SEED))
 
+    def stream_ids(self, stop: int) -> torch.Tensor:
+        """Example ids of stream positions 0 … stop − 1, on the CPU. Position p is copy p // n of image
+        ``permutation[p % n]``; its id is copy · n + image. Below n the ids are the permutation itself."""
+        positions = torch.arange(stop)
+        return positions // self.n_train * self.n_train + self._permutation()[positions % self.n_train]
+
     def subset_indices(self, fraction: float, batch_size: int = 1) -> torch.Tensor:
-        """The first ``fraction`` of one fixed permutation, so 1/4 ⊂ 1/2 ⊂ 1."""
-        return self._permutation()[: self.subset_size(fraction, batch_size)].to(self.train_x.device)
+        """The first ``fraction`` of the stream (of one fixed permutation up to 1), so 1/4 ⊂ 1/2 ⊂ 1 ⊂ 2."""
+        return self.stream_ids(self.subset_size(fraction, batch_size)).to(self.train_x.device)
 
     def block_edges(self, fraction: float, batch_size: int) -> list[int]:
         """Subset sizes of fraction, fraction/2, fraction/4, … down to one batch, ascending."""
@@ -206,6 +223,16 @@ class Dataset:
             edges.add(self.subset_size(fraction, batch_size))
         return sorted(edges)
 
+    def order_edges(self, fraction: float, batch_size: int) -> list[int]:
+        """The blocks' ends for ``fraction``: its family's ``block_edges``, then the family's doublings up to
+        ``fraction`` when it lies above 1 (so the blocks up to 1 are the ones they always were)."""
+        family = fraction_family(fraction)
+        edges = self.block_edges(family, batch_size)
+        while family < fraction:  # exact: fraction is family · 2^k
+            family *= 2
+            edges.append(self.subset_size(family, batch_size))
+        return edges
+
     def training_order(self, fraction: float, seed: int, batch_size: int) -> torch.Tensor:
         """The order in which a run on ``fraction`` sees its subset: block-nested.
 
@@ -214,13 +241,15 @@ class Dataset:
         own. So the run on f/2 is exactly the first half of the run on f (with a
         constant LR, its trajectory too): one chain of training serves every
         fraction f, f/2, f/4, … of a seed. The blocks, hence the order, depend only
-        on the fraction's family {f·2^k}, never on which runs were asked for.
+        on the fraction's family {f·2^k}, never on which runs were asked for. Above 1 the family's blocks
+        continue, each doubling, into the deformed stream (``stream_ids``).
         """
-        permutation = self._permutation()
+        edges = self.order_edges(fraction, batch_size)
+        ids = self.stream_ids(edges[-1])
         blocks, start = [], 0
-        for index, end in enumerate(self.block_edges(fraction_family(fraction), batch_size)):
+        for index, end in enumerate(edges):
             generator = torch.Generator().manual_seed(seed * 1_000_003 + index)
-            blocks.append(permutation[start:end][torch.randperm(end - start, generator=generator)])
+            blocks.append(ids[start:end][torch.randperm(end - start, generator=generator)])
             start = end
         order = torch.cat(blocks)[: self.subset_size(fraction, batch_size)]
         return order.to(self.train_x.device)
@@ -234,12 +263,50 @@ class Dataset:
             return self.training_order(fraction, seed, batch_size)
         size = self.subset_size(fraction, batch_size)
         generator = torch.Generator().manual_seed(seed * 1_000_003 + EPOCH_SHUFFLE_OFFSET + epoch)
-        return self._permutation()[:size][torch.randperm(size, generator=generator)].to(self.train_x.device)
+        return self.stream_ids(size)[torch.randperm(size, generator=generator)].to(self.train_x.device)
 
     def run_order(self, fraction: float, seed: int, batch_size: int, epochs: int) -> torch.Tensor:
         """Every example a run sees, in order: its epochs one after the other."""
         return torch.cat([self.epoch_order(fraction, seed, batch_size, e) for e in range(1, epochs + 1)])
 
+    @cached_property
+    def grey_levels(self) -> tuple[float, float]:
+        """The split's darkest value (a blank pixel) and the step between its 256 grey levels, in this
+        normalisation: deformed copies fill in blank and are rounded to these levels."""
+        low, high = float(self.train_x.amin()), float(self.train_x.amax())
+        return low, (high - low) / 255
+
+    def deformed_copies(self, stream: DeformParams, copies: int) -> torch.Tensor:
+        """Copies 1 … ``copies`` of every training image (at least), deformed by ``stream``: [k·n, 1, H, W]
+        grey levels (uint8), copy c of image i at (c − 1)·n + i. Made once per process, ``DEFORM_CHUNK``
+        images at a time on the device, and kept: each chain that reads them would otherwise warp them
+        again, at more than a small width's training step per image (``benchmarks/deform_cost.py``).
+        8 bits, as the originals are, keep them at 47 MB a copy of 60k images (float32: 188 MB)."""
+        key, n = stream.key(), self.n_train
+        have = self._copies.get(key, self.train_x.new_empty((0, *self.train_x.shape[1:]), dtype=torch.uint8))
+        if have.shape[0] >= copies * n:
+            return have
+        low, step = self.grey_levels
+        made = [have]
+        for copy in range(have.shape[0] // n + 1, copies + 1):
+            for start in range(0, n, DEFORM_CHUNK):
+                ids = torch.arange(start, min(start + DEFORM_CHUNK, n), device=self.train_x.device)
+                warped = deform(self.train_x[ids], ids, copy, stream, low)
+                made.append(((warped - low) / step).round_().clamp_(0, 255).to(torch.uint8))
+        self._copies[key] = torch.cat(made)
+        return self._copies[key]
+
+    def train_batch(self, ids: torch.Tensor, copies: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images and labels of example ids (any shape). Ids past the base images need ``copies``, the
+        store ``deformed_copies`` returned; without it, plain indexing."""
+        if copies is None:
+            return self.train_x[ids], self.train_y[ids]
+        n = self.n_train
+        images = ids % n
+        low, step = self.grey_levels
+        deformed = copies[(ids - n).clamp(min=0)].to(self.train_x.dtype) * step + low
+        x = torch.where((ids >= n).view(*ids.shape, 1, 1, 1), deformed, self.train_x[images])
+        return x, self.train_y[images]
 
 
 def load_dataset(source: DatasetSource, device: torch.device) -> Dataset:

@@ -18,6 +18,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from pytest_scaling.stream import stream_key
+
 #: The CNN family's widths. They grow by ×√2 (rounded), so forward compute roughly doubles per
 #: step. Width 1 (2.6× less compute than width 2) is where the compute-limited window opens on
 #: one epoch of 60,000 images: below ~1e9 FLOPs the best model at equal compute is the smallest.
@@ -50,9 +52,11 @@ CSV_COLUMNS = (
     "width", "params", "dropout", "lr_mult", "lr_scale", "fraction", "examples", "seed",
     "batch_size", "flops_per_example", "flops", "val_loss", "val_acc", "diverged",
     "collapsed", "train_seconds", "checkpoints", "slice_loss", "slice_acc", "schedule", "epochs", "precision",
+    "stream",
 )
-#: Columns an older CSV may lack: scores import as NaN, the protocol as constant LR, one epoch, fp32.
-OPTIONAL_CSV_COLUMNS = ("flops", "slice_loss", "slice_acc", "schedule", "epochs", "precision")
+#: Columns an older CSV may lack: scores import as NaN, the protocol as constant LR, one epoch, fp32, and
+#: fractions above 1 as the default deformed stream.
+OPTIONAL_CSV_COLUMNS = ("flops", "slice_loss", "slice_acc", "schedule", "epochs", "precision", "stream")
 
 
 @dataclass(frozen=True, order=True)
@@ -69,11 +73,15 @@ class RunSpec:
     schedule: str = "constant"  # one of SCHEDULES
     epochs: int = 1  # passes over the run's fraction, each freshly shuffled
     precision: str = "fp32"  # one of PRECISIONS
+    #: The deformed stream (``stream.DeformParams.key()``) a fraction above 1 reads past the base images;
+    #: always ``""`` at fractions ≤ 1, which read none. Given as "" or partly (``sigma=5``) above 1, it
+    #: is completed to the full key over the defaults, so the cache key names every parameter.
+    stream: str = ""
 
     #: Fields added after runs were cached: left out of ``as_dict`` (hence of the cache key and
     #: the record) while at their default, so every run cached before they existed keeps its key.
     #: A field added later the same way joins this set.
-    OMITTED_AT_DEFAULT: ClassVar[frozenset[str]] = frozenset({"schedule", "epochs", "precision"})
+    OMITTED_AT_DEFAULT: ClassVar[frozenset[str]] = frozenset({"schedule", "epochs", "precision", "stream"})
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -82,6 +90,7 @@ class RunSpec:
             raise ValueError(f"epochs must be an integer ≥ 1, got {self.epochs!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; precisions are {', '.join(PRECISIONS)}")
+        object.__setattr__(self, "stream", stream_key(self.stream) if self.fraction > 1 else "")
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
@@ -92,7 +101,8 @@ class RunSpec:
         """Runs with the same chain key share one constant-LR, one-epoch trunk: the runs on f, f/2, …
         are prefixes of it, a cooldown run branches off it, a run of E > 1 epochs continues its
         prefix on the run's fraction. So schedule and epochs are deliberately not part of it; precision
-        is, since a bf16 trunk is not the prefix of an fp32 run."""
+        is, since a bf16 trunk is not the prefix of an fp32 run. The stream is not either: the runs up to 1
+        read none, and share the trunk of the runs past 1 (``train_group`` refuses two streams in a group)."""
         return (self.width, self.batch_size, fraction_family(self.fraction), self.seed, self.dropout,
                 self.lr_mult, self.lr_scale, self.precision)
 
@@ -158,7 +168,7 @@ class RunResult:
             "val_loss": self.val_loss, "val_acc": self.val_acc, "diverged": self.diverged,
             "collapsed": self.collapsed, "train_seconds": self.train_seconds,
             "slice_loss": self.slice_loss, "slice_acc": self.slice_acc,
-            "schedule": s.schedule, "epochs": s.epochs, "precision": s.precision,
+            "schedule": s.schedule, "epochs": s.epochs, "precision": s.precision, "stream": s.stream,
             "checkpoints": np.array(
                 [(c.examples, c.val_loss, c.val_acc) for c in self.checkpoints], dtype=float
             ).reshape(-1, 3),
@@ -258,7 +268,7 @@ class RunTable(Sequence[RunResult]):
                 dropout=float(row["dropout"]), lr_mult=float(row["lr_mult"]),
                 lr_scale=float(row["lr_scale"]), batch_size=int(row["batch_size"]),
                 schedule=row.get("schedule") or "constant", epochs=int(row.get("epochs") or 1),
-                precision=row.get("precision") or "fp32",
+                precision=row.get("precision") or "fp32", stream=row.get("stream") or "",
             )
             ckpts = tuple(Checkpoint(int(e), float(loss), float(a))
                           for e, loss, a in json.loads(row["checkpoints"] or "[]"))

@@ -8,7 +8,9 @@ distribution.
   (``Dataset.training_order``), the run on fraction f/2 is the first half of the
   run on f. One chain per (width, seed, dropout, LR) has one *trunk*: trained once to its
   largest fraction and scored where each shorter run ends. Half the training compute of
-  separate runs, and one setup instead of one per fraction.
+  separate runs, and one setup instead of one per fraction. Past 1 the trunk runs on into the
+  deformed stream (``Dataset.order_edges``), its copies made once per process
+  (``Dataset.deformed_copies``).
 * **Branches.** A run that leaves its chain's trunk is trained only from where it leaves.
   A ``cooldown`` run of s steps is the trunk up to step b = round(0.8·s), then a *tail* of
   s − b steps on the same batches the trunk would have used, with the LR × (s − i + ½)/(s − b)
@@ -49,6 +51,7 @@ from pytest_scaling.models import (IMAGE_SIDE, GroupedCNN, count_params, fan_in,
                                    init_member, layer_shapes)
 from pytest_scaling.precision import exact_fp32, forward_precision
 from pytest_scaling.runs import Checkpoint, RunResult, RunSpec
+from pytest_scaling.stream import DeformParams
 
 #: Bumped whenever a change here or in models.py changes results; part of every cache key.
 TRAINING_CODE_VERSION = "6"
@@ -300,11 +303,21 @@ def _per_member(table: list[list[float]], params: list[torch.Tensor], device: to
     return [t.view(*t.shape, *([1] * (p.dim() - 1))) for p in params]
 
 
-def _train_lines(lines: list[_Line], data: Dataset, settings: TrainSettings) -> None:
+def _stream(specs: list[RunSpec]) -> DeformParams | None:
+    """The deformed stream the runs past the base images read, or None when none of them goes past."""
+    keys = {spec.stream for spec in specs if spec.stream}
+    if len(keys) > 1:
+        raise ValueError(f"train_group needs one deformed stream per group, got {len(keys)}: {sorted(keys)}")
+    return DeformParams.parse(keys.pop()) if keys else None
+
+
+def _train_lines(lines: list[_Line], data: Dataset, settings: TrainSettings,
+                 stream: DeformParams | None = None) -> None:
     """Train ``lines`` of one width as one grouped model, recording each one's scores and snapshots.
 
     Lines that all start from initialisation (trunks) train exactly as chains always have: no LR
-    factors, one Adam step count, the dropout stream seeded by the members' seeds.
+    factors, one Adam step count, the dropout stream seeded by the members' seeds. Steps whose
+    batches reach past the base images read the stream's deformed copies; every other step indexes.
     """
     device = data.train_x.device
     width, batch = lines[0].head.width, lines[0].head.batch_size
@@ -347,6 +360,10 @@ def _train_lines(lines: list[_Line], data: Dataset, settings: TrainSettings) -> 
                                for line in lines] for i in range(1, steps + 1)], params, device)
 
     orders = torch.stack([_fit(line.order, steps * batch) for line in lines])
+    copies, deforms = None, [False] * steps
+    if stream is not None and (top := int(orders.max()) // data.n_train):
+        copies = data.deformed_copies(stream, top)
+        deforms = (orders >= data.n_train).view(k, steps, batch).any(2).any(0).tolist()
     generator = torch.Generator(device=device)
     if fresh:
         generator.manual_seed(hash(tuple(s.seed for s in heads)) & 0x7FFFFFFF)
@@ -368,11 +385,11 @@ def _train_lines(lines: list[_Line], data: Dataset, settings: TrainSettings) -> 
                    torch.stack([torch.zeros((), device=device) if line.start is None else line.start.loss
                                 for line in lines]))
     for i in range(1, steps + 1):
-        idx = orders[:, (i - 1) * batch: i * batch]
+        images, labels = data.train_batch(orders[:, (i - 1) * batch: i * batch], copies if deforms[i - 1] else None)
         with forward_precision(device, precision):
-            logits = model.forward(data.train_x[idx], generator)
+            logits = model.forward(images, generator)
         logits = logits.float()  # a no-op in fp32; in bf16 the loss and its gradient start in fp32
-        losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), data.train_y[idx].reshape(-1),
+        losses = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1),
                                  reduction="none").view(k, -1).mean(1)
         grads = torch.autograd.grad(losses.sum(), params)
         adam.step(list(grads), None if factor is None else [f[i - 1] for f in factor],
@@ -413,7 +430,7 @@ def _train_lines(lines: list[_Line], data: Dataset, settings: TrainSettings) -> 
 
 
 def _train_branches(lines: list[_Line], all_lines: dict[tuple, _Line], data: Dataset, settings: TrainSettings,
-                    group_size: int, waiting: Counter) -> None:
+                    group_size: int, waiting: Counter, stream: DeformParams | None = None) -> None:
     """Train branch lines from their parents' snapshots, longest first, ``group_size`` per model.
     ``waiting`` counts, per (parent, step), the branches of the whole group still to train off that
     snapshot (epoch lines and tails alike): a snapshot is freed when its last child has trained."""
@@ -428,7 +445,7 @@ def _train_branches(lines: list[_Line], all_lines: dict[tuple, _Line], data: Dat
     ready.sort(key=lambda line: line.first - line.last)
     for i in range(0, len(ready), group_size):
         chunk = ready[i:i + group_size]
-        _train_lines(chunk, data, settings)
+        _train_lines(chunk, data, settings, stream)
         for line in chunk:  # a snapshot is K × parameters × 3: free it once its last child has trained
             line.start = None
             waiting[line.parent, line.first] -= 1
@@ -491,20 +508,21 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
     if device.type == "cpu":
         keep_freed_host_memory()
     exact_fp32(device)
+    stream = _stream(specs)
     paths = {spec: _path(spec, data) for spec in specs}
     lines = _plan(specs, data, settings, paths)
     trunks = [line for line in lines.values() if line.key[0] == "trunk"]
     longest = max(s.fraction for s in specs)
     for line in trunks:
         line.order = data.training_order(longest, line.head.seed, line.head.batch_size)
-    _train_lines(trunks, data, settings)
+    _train_lines(trunks, data, settings, stream)
     # On CPU one branch per model (exact to the bit); on an accelerator as wide as the runner groups chains.
     size = branch_group_size or (1 if device.type == "cpu" else max(len(trunks),
                                                                     default_group_size(device, specs[0].width)))
     branches = {kind: [line for line in lines.values() if line.key[0] == kind] for kind in ("epochs", "tail")}
     waiting = Counter((line.parent, line.first) for kind in branches for line in branches[kind])
     for kind in ("epochs", "tail"):  # tails may branch off epoch lines, never the other way round
-        _train_branches(branches[kind], lines, data, settings, size, waiting)
+        _train_branches(branches[kind], lines, data, settings, size, waiting, stream)
     return _results(specs, data, settings, lines, paths)
 
 
@@ -523,5 +541,5 @@ def train_unshared(specs: list[RunSpec], data: Dataset, settings: TrainSettings 
         lines[key] = _Line(key, spec, last=end, scoring={**dict.fromkeys(marks, False), end: True},
                            factors=lr_factors(spec, end) if spec.schedule != "constant" else None,
                            order=data.run_order(spec.fraction, spec.seed, spec.batch_size, spec.epochs))
-    _train_lines(list(lines.values()), data, settings)
+    _train_lines(list(lines.values()), data, settings, _stream(specs))
     return _results(specs, data, settings, lines, paths)

@@ -209,20 +209,29 @@ class Design:
         return sum(lo * (1 - 1e-9) <= s.compute <= hi * (1 + 1e-9) for s in self.slices)
 
     @property
+    def interior_slices(self) -> int:
+        """Slices in the window whose own optimum is interior (the bridged ones not counted)."""
+        if self.window is None:
+            return 0
+        lo, hi = self.window
+        return sum(lo * (1 - 1e-9) <= s.compute <= hi * (1 + 1e-9) and s.binding == "interior"
+                   for s in self.slices)
+
+    @property
     def window_decades(self) -> float:
         return 0.0 if self.window is None else float(np.log10(self.window[1] / self.window[0]))
 
     def usable_window(self) -> tuple | None:
         """The window when it can decide a claim (≥ MIN_WINDOW_SLICES interior slices), else None."""
-        return self.window if self.window_slices >= MIN_WINDOW_SLICES else None
+        return self.window if self.interior_slices >= MIN_WINDOW_SLICES else None
 
     def summary_lines(self) -> list[str]:
         """What binds where, in plain words (the report's design section)."""
         out = []
         if self.window is not None:
             out.append(f"compute-limited window {self.window[0]:.2g}–{self.window[1]:.2g} FLOPs "
-                       f"({self.window_decades:.2f} decades, {self.window_slices} iso-compute slices with an "
-                       f"interior optimum)" + ("" if self.usable_window() else
+                       f"({self.window_decades:.2f} decades, {self.window_slices} iso-compute slices, "
+                       f"{self.interior_slices} with an interior optimum)" + ("" if self.usable_window() else
                                                f": fewer than {MIN_WINDOW_SLICES}, too narrow to decide"))
         else:
             out.append(f"no compute-limited window: no {MIN_WINDOW_SLICES} consecutive iso-compute slices have "
@@ -243,10 +252,12 @@ class Design:
         return {
             "window": None if self.window is None else [float(self.window[0]), float(self.window[1])],
             "window_decades": self.window_decades, "window_slices": self.window_slices,
+            "window_interior_slices": self.interior_slices,
             "window_decides": self.usable_window() is not None,
             "window_rule": f"longest run of consecutive half-octave iso-compute slices whose best width is "
                            f"interior (a single slice between two interior ones counts), below the data cap; "
-                           f"re-chosen in every seed resample; decides claims with ≥{MIN_WINDOW_SLICES} slices",
+                           f"re-chosen in every seed resample; decides claims with ≥{MIN_WINDOW_SLICES} interior "
+                           f"slices",
             "data_cap_from": self.data_cap_from,
             "frontier": [{"compute": p.compute, "width": p.width, "fraction": p.fraction, "loss": p.loss,
                           "binding": p.binding} for p in self.frontier],
@@ -293,12 +304,14 @@ def _frontier_points(cells: Cells) -> tuple[list[FrontierPoint], float | None]:
     d = cells.design
     m = cells.means()[:, 0]
     idx = fits.frontier(d["flops"], np.exp(m))
-    fmax, fmin = d["fraction"].max(), d["fraction"].min()
+    fmin = d["fraction"].min()
     wmin, wmax = d["width"].min(), d["width"].max()
+    # each width's own largest fraction: a grid may feed its small widths more examples (extra_fractions)
+    own_max = {w: d["fraction"][d["width"] == w].max() for w in np.unique(d["width"])}
     pts = []
     for i in idx:
         f, w = d["fraction"][i], d["width"][i]
-        if np.isclose(f, fmax):
+        if np.isclose(f, own_max[w]):
             b = "data_cap"
         elif w == wmin:
             b = "smallest_width"
@@ -367,8 +380,9 @@ def window_mask(interior: np.ndarray, below_cap: np.ndarray, capped: np.ndarray 
     is seed noise, and a rule that split the window there moved both its ends (and several verdicts)
     on a perturbation the seeds cannot resolve. A data-capped slice (``capped``: the best width is at
     the end of its one-epoch trajectory) is a real edge, never bridged. A row with a run shorter than
-    ``min_slices`` gets no window. Every resample applies the same rule, so the window's own noise
-    reaches the intervals (see ``estimators.pipeline``).
+    ``min_slices`` *truly* interior slices gets no window (a bridged slice lengthens a window, never
+    makes one: [interior, tie, interior] is two points, not three). Every resample applies the same
+    rule, so the window's own noise reaches the intervals (see ``estimators.pipeline``).
     """
     ok = interior & below_cap[None]
     bridge = below_cap[None, 1:-1] if capped is None else below_cap[None, 1:-1] & ~capped[:, 1:-1]
@@ -376,16 +390,18 @@ def window_mask(interior: np.ndarray, below_cap: np.ndarray, capped: np.ndarray 
     closed[:, 1:-1] |= ok[:, :-2] & ok[:, 2:] & bridge
     B, S = closed.shape
     run = np.zeros(B, int)
+    run_ok = np.zeros(B, int)
     best_len = np.zeros(B, int)
     best_end = np.zeros(B, int)
     for s in range(S):
         run = np.where(closed[:, s], run + 1, 0)
-        better = run > best_len
+        run_ok = np.where(closed[:, s], run_ok + ok[:, s], 0)
+        better = (run > best_len) & (run_ok >= max(min_slices, 1))
         best_len = np.where(better, run, best_len)
         best_end = np.where(better, s, best_end)
     pos = np.arange(S)[None]
     start = (best_end - best_len + 1)[:, None]
-    return (pos >= start) & (pos <= best_end[:, None]) & (best_len >= max(min_slices, 1))[:, None]
+    return (pos >= start) & (pos <= best_end[:, None]) & (best_len > 0)[:, None]
 
 
 def diagnose(runs, size: str = "params") -> Design:
@@ -406,6 +422,12 @@ class WindowChoice:
     design: Design | None = None
     slices: int | None = None  # interior slices in ``window`` when it is not the design's own (an overlap)
 
+    @property
+    def resampled(self) -> bool:
+        """Whether estimators re-choose this window in every resample: the design's own window or the
+        overlap of two designs' windows (a given range, or one fixed by :func:`pipeline.for_value`, is not)."""
+        return self.source.startswith("design")
+
     def details(self) -> dict:
         out = {"window": None if self.window is None else [float(self.window[0]), float(self.window[1])],
                "window_source": self.source}
@@ -413,6 +435,7 @@ class WindowChoice:
             out["window_decades"] = float(np.log10(self.window[1] / self.window[0]))
         if self.slices is not None or self.design is not None:
             out["window_slices"] = self.slices if self.slices is not None else self.design.window_slices
+            out["window_interior_slices"] = self.slices if self.slices is not None else self.design.interior_slices
         return out
 
     def apply(self, estimate):
@@ -463,7 +486,7 @@ def choose_window(runs, window="auto", size: str = "params") -> WindowChoice:
     design = diagnose(runs, size)
     if design.usable_window() is not None:
         return WindowChoice(design.window, "design", design=design)
-    n = design.window_slices
+    n = design.interior_slices
     what = (f"the compute-limited window has {n} iso-compute slice{'s' * (n != 1)} with an interior optimum "
             f"(a claim needs ≥{MIN_WINDOW_SLICES})" if n else
             "no iso-compute slice has its optimum inside the grid (no compute-limited window)")
@@ -504,8 +527,9 @@ def widen_window(design: Design) -> str:
                      f"({design.largest_fraction:g}, {design.largest_examples:,.0f} images), e.g. fractions up to 1 "
                      f"as in --scaling-budget=small")
     elif counts["data_cap"]:
-        hints.append(f"more data per run: {counts['data_cap']} slice(s) want more than one epoch of "
-                     f"{design.largest_examples:,.0f} images (repeated data, or a larger training set)")
+        hints.append(f"more data per run: {counts['data_cap']} slice(s) want more than the "
+                     f"{design.largest_examples:,.0f} examples the small widths see: fractions above 1 (the "
+                     f"deformed stream) at those widths, e.g. extra_fractions=2,4,8 extra_fractions_widths=1,2,3,4,6,8")
     if counts["largest_width"] or counts["smallest_fraction"]:
         # the widest width wins (at its largest fraction, or at the fewest examples scored): wider models
         larger = [w for w in WIDTHS if w > max(design.widths)][:2]

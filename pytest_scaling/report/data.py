@@ -113,8 +113,20 @@ def runs_summary(runs: RunTable | None) -> dict | None:
         "schedules": counts("schedule", str),
         "epochs": counts("epochs", int),
         "precisions": counts("precision", str),
+        # where each run's training examples came from: the base images only, or past them a deformed stream
+        "data_sources": _data_sources(runs),
         "total_flops": float(col("flops").sum()) if len(runs) else 0.0,
     }
+
+
+def _data_sources(runs: RunTable) -> dict:
+    """Runs per data source: "base images" (fraction ≤ 1: the training split itself) or the deformed stream's
+    key (fraction > 1: the split, then deformed copies of it — not i.i.d. fresh images)."""
+    out: dict[str, int] = {}
+    for r in runs:
+        source = getattr(r.spec, "stream", "") or "base images"
+        out[source] = out.get(source, 0) + 1
+    return out
 
 
 def build_report_json(records: Iterable[Any], meta: Mapping, runs: RunTable | None) -> dict:

@@ -41,11 +41,14 @@ def test_user_budget_inherits_from_parent():
     ("x: widths=a,b", "bad value for 'widths'"),
     ("x: colour=red", "unknown key 'colour'"),
     ("x: parent=huge", "unknown parent 'huge'"),
-    ("x: fractions=2", "fractions must lie in (0, 1]"),
+    ("x: fractions=0,1", "fractions (and extra_fractions, sweep_fraction, epoch_fractions) must lie in (0, 1]"),
+    ("x: fractions=1,2048", "or in (1, 1024] for that many times 60k examples"),
+    ("x: stream=sigma=0", "bad stream 'sigma=0'"),
+    ("x: stream=blur=2", "with a name among alpha, sigma, degrees, scale, shear, translate, seed"),
     ("x: schedules=cosine", "schedules must be among constant, cooldown"),
     ("x: epochs=0", "epochs must be integers"),
     ("x: epochs=1.5", "bad value for 'epochs'"),
-    ("x: epoch_fractions=2", "epoch_fractions in (0, 1]"),
+    ("x: epoch_fractions=0", "epoch_fractions) must lie in (0, 1]"),
 ])
 def test_bad_budget_lines_say_what_is_wrong(line, fragment):
     with pytest.raises(UnknownBudget, match=re.escape(fragment)):
@@ -174,6 +177,21 @@ def test_extra_seeds_train_only_at_their_widths():
     assert len(added) == 2 * 2 * len(small.fractions) * len(small.dropouts)
     assert set(small.main_specs()) <= set(more.main_specs())
     assert "(+2 at widths 1,2)" in more.describe()
+
+
+def test_extra_fractions_feed_only_their_widths_past_the_cap():
+    from pytest_scaling.budgets import BUILTIN_BUDGETS, parse_budget_line
+
+    small = BUILTIN_BUDGETS["small"]
+    more = parse_budget_line("deep: parent=small extra_fractions=2,4 extra_fractions_widths=1,2", BUILTIN_BUDGETS)
+    added = set(more.main_specs()) - set(small.main_specs())
+    assert {s.width for s in added} == {1, 2} and {s.fraction for s in added} == {2.0, 4.0}
+    assert all(s.stream.startswith("elastic") for s in added)  # past 1: the deformed stream, named in the key
+    assert len(added) == 2 * 2 * len(small.seeds) * len(small.dropouts)
+    assert set(small.main_specs()) <= set(more.main_specs())
+    assert "(+fractions 2,4 at widths 1,2)" in more.describe()
+    with pytest.raises(UnknownBudget, match="extra_fractions"):
+        parse_budget_line("bad: parent=small extra_fractions=0 extra_fractions_widths=1", BUILTIN_BUDGETS)
 
 
 def test_seeds_are_prescribed_at_the_widths_a_claim_reads():

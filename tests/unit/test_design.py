@@ -208,3 +208,14 @@ def test_without_a_window_gamma_uses_every_profile_slice():
     runs = S.make_chains(rng=0)
     est = A.compute_optimal_exponent(runs, window=None, n_resamples=50, compare=False)
     assert est.details["slices_used"] == profiles(trajectory_cells(runs)).compute.size
+
+
+def test_each_width_is_data_capped_at_its_own_largest_fraction():
+    """A grid that feeds some widths more examples (``extra_fractions``): a frontier point at a width's own
+    largest fraction is data-capped, whatever other widths get."""
+    from pytest_scaling.runs import RunTable
+
+    runs = S.make_chains(sigma=1e-7, rng=0)
+    trimmed = RunTable([r for r in runs if not (r.spec.width >= 16 and r.spec.fraction == 1.0)])
+    capped = [p for p in diagnose(trimmed).frontier if p.width >= 16 and p.fraction == 0.5]
+    assert capped and all(p.binding == "data_cap" for p in capped)

@@ -846,3 +846,16 @@ def test_a_grid_in_two_precisions_plots_the_sessions_and_keeps_both_in_the_files
     assert len(RunTable.from_csv((tmp_path / "runs.csv").read_text())) == 2 * len(runs)
     assert json.loads((tmp_path / "report.json").read_text())["runs"]["precisions"] == {"bf16": len(runs),
                                                                                        "fp32": len(runs)}
+
+
+def test_report_records_each_runs_data_source(runs):
+    """Runs past the base images read a deformed stream; report.json says how many read which source."""
+    import dataclasses
+
+    from pytest_scaling.report.data import runs_summary
+
+    past = [dataclasses.replace(r, spec=dataclasses.replace(r.spec, fraction=2.0)) for r in list(runs)[:3]]
+    sources = runs_summary(RunTable(list(runs) + past))["data_sources"]
+    assert sources["base images"] == len(runs)
+    (key,) = [k for k in sources if k != "base images"]
+    assert key.startswith("elastic") and sources[key] == 3
