@@ -135,12 +135,11 @@ class Budget:
             protocols += f", again in {','.join(p for p in self.compare_precisions if p != self.precision)}"
         extra = (f" (+{len(self.extra_seeds)} at widths {_fmt(self.extra_seeds_widths)})"
                  if self.extra_seeds and self.extra_seeds_widths else "")
-        if self.extra_fractions and self.extra_fractions_widths:
-            extra += (f" (+fractions {_fmt_fractions(self.extra_fractions)} at widths "
-                      f"{_fmt(self.extra_fractions_widths)})")
+        deeper = (f" (+{_fmt_fractions(self.extra_fractions)} at widths {_fmt(self.extra_fractions_widths)})"
+                  if self.extra_fractions and self.extra_fractions_widths else "")
         if max(*self.fractions, *self.extra_fractions, self.sweep_fraction, *self.epoch_fractions) > 1:
             protocols += f"; past fraction 1, deformed copies ({DeformParams.parse(self.stream).key()})"
-        return (f"{self.name}: widths {_fmt(self.widths)} × fractions {_fmt_fractions(self.fractions)} × "
+        return (f"{self.name}: widths {_fmt(self.widths)} × fractions {_fmt_fractions(self.fractions)}{deeper} × "
                 f"seeds {len(self.seeds)}{extra} × dropout {_fmt(self.dropouts)}{protocols} = "
                 f"{len(self.main_specs())} runs; "
                 f"LR sweep widths {_fmt(self.sweep_widths)} × ×{_fmt_fractions(self.sweep_mults)} × "
@@ -206,6 +205,13 @@ BUILTIN_BUDGETS: dict[str, Budget] = {
                sweep_seeds=(0, 1), description="tests and CI smoke"),
         Budget("small", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32), fractions=_halvings(6), seeds=(0, 1),
                sweep_widths=(4, 11, 32), sweep_fraction=1 / 8, sweep_seeds=(0, 1), description="a laptop"),
+        # Issue #22: small's grid, and past the one-epoch cap 2×, 4× and 8× the examples (the deformed stream)
+        # for widths 1–8 — the widths whose data binds above small's window, 8 % of a seed's FLOPs per
+        # example — and an LR sweep whose widths span ln fan_in by 3.5 instead of 2.1.
+        Budget("decide", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32), fractions=_halvings(6), seeds=(0, 1),
+               extra_fractions=(2.0, 4.0, 8.0), extra_fractions_widths=(1, 2, 3, 4, 6, 8),
+               sweep_widths=(1, 2, 4, 11, 32), sweep_fraction=1 / 8, sweep_seeds=(0, 1),
+               description="small, with 8× the examples (deformed copies) where the data binds"),
         Budget("medium", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64), fractions=_halvings(7), seeds=(0, 1, 2),
                sweep_widths=(4, 11, 32, 64), sweep_fraction=1 / 4, sweep_seeds=(0, 1, 2),
                sweep_mults=tuple(2.0 ** k for k in range(-4, 5)), description="a patient CPU or one GPU"),

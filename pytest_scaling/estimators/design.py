@@ -433,6 +433,10 @@ class WindowChoice:
                "window_source": self.source}
         if self.window is not None:
             out["window_decades"] = float(np.log10(self.window[1] / self.window[0]))
+        if self.design is not None and self.design.largest_fraction > 1:
+            # a claim that reads examples past the training split says so: they are deformed copies
+            out["deformed_copies"] = (f"runs up to fraction {self.design.largest_fraction:g} read the stream of "
+                                      f"deformed copies past the 60k training images (not i.i.d. fresh images)")
         if self.slices is not None or self.design is not None:
             out["window_slices"] = self.slices if self.slices is not None else self.design.window_slices
             out["window_interior_slices"] = self.slices if self.slices is not None else self.design.interior_slices

@@ -189,7 +189,7 @@ def test_extra_fractions_feed_only_their_widths_past_the_cap():
     assert all(s.stream.startswith("elastic") for s in added)  # past 1: the deformed stream, named in the key
     assert len(added) == 2 * 2 * len(small.seeds) * len(small.dropouts)
     assert set(small.main_specs()) <= set(more.main_specs())
-    assert "(+fractions 2,4 at widths 1,2)" in more.describe()
+    assert "fractions 1/64,1/32,1/16,1/8,1/4,1/2,1 (+2,4 at widths 1,2) × seeds" in more.describe()
     with pytest.raises(UnknownBudget, match="extra_fractions"):
         parse_budget_line("bad: parent=small extra_fractions=0 extra_fractions_widths=1", BUILTIN_BUDGETS)
 
