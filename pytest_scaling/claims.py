@@ -84,10 +84,12 @@ class Estimate:
     # -- intervals ---------------------------------------------------------
     # One tail model serves both the interval and the p-value, so "the (1−α) CI lies inside the region"
     # and "p ≤ α" are the same statement at every α (and a claim Bonferroni confirms, Holm confirms).
-    # Each side is the resamples' empirical tail down to its anchor, the quantile with MIN_TAIL resamples
-    # beyond it (never deeper than 2.5 %); past the anchor it is the normal tail matched there. At a
-    # parameter's bound (``details["parameter_bounds"]``) the resamples on the bound are an atom of
-    # probability: never extrapolated through, counted as they are.
+    # Each side is the resamples' own tail, read as counts (an end is an order statistic, never an
+    # interpolation between two), down to its anchor, the quantile with MIN_TAIL resamples beyond it
+    # (never deeper than 2.5 %). Past the anchor it is a normal tail centred on the resamples' median
+    # and matched at the anchor, but never thinner than the resamples' own count there: an atom of
+    # resamples on a parameter's bound (``details["parameter_bounds"]``), or a long tail, is counted,
+    # never extrapolated through.
     def ci(self, level: float = 0.95) -> tuple[float, float]:
         if not 0 < level < 1:
             raise ValueError(f"confidence level must be in (0, 1), got {level}")
@@ -98,30 +100,38 @@ class Estimate:
         return float(self.value - crit * self.se), float(self.value + crit * self.se)
 
     def _bound(self, upper: bool) -> float:
-        low, high = self.details.get("parameter_bounds") or (-math.inf, math.inf)
-        return float(high if upper else low)
+        low, high = self.details.get("parameter_bounds") or (None, None)  # None: unbounded on that side
+        bound = high if upper else low
+        return (math.inf if upper else -math.inf) if bound is None else float(bound)
 
-    def _anchor(self, upper: bool) -> tuple[float, float, float] | None:
-        """``(a, x_a, scale)``: the side's anchor tail probability, its quantile, and the normal scale
-        matching it; None when the side's resamples do not reach past the estimate (no spread to scale)."""
+    def _anchor(self, upper: bool) -> tuple[float, float, float, float] | None:
+        """``(a, x_a, scale, centre)``: the side's anchor tail probability and quantile, and the normal
+        (centred on the resamples' median) matching it there; None when that side has no spread."""
         a = min(MIN_TAIL / self.samples.size, 0.025)
         x_a = float(np.quantile(self.samples, 1 - a if upper else a))
-        spread = (x_a - self.value) if upper else (self.value - x_a)
+        centre = float(np.median(self.samples))
+        spread = (x_a - centre) if upper else (centre - x_a)
         if spread <= 0:
             return None
-        return a, x_a, spread / scipy.stats.norm.isf(a)
+        return a, x_a, spread / scipy.stats.norm.isf(a), centre
+
+    def _order(self, q: float, upper: bool) -> float:
+        """The end with at most q·n resamples beyond it: the (⌊q·n⌋+1)-th from that side."""
+        s = np.sort(self.samples)
+        k = min(int(math.floor(q * s.size + 1e-9)), s.size - 1)
+        return float(s[s.size - 1 - k] if upper else s[k])
 
     def _end(self, q: float, upper: bool) -> float:
         """The interval's end with tail probability ``q`` on that side (``ci``'s half)."""
         bound = self._bound(upper)
-        on_bound = np.sum(self.samples >= bound) if upper else np.sum(self.samples <= bound)
-        if on_bound / self.samples.size >= q:
-            return bound
+        counted = self._order(q, upper)
         anchor = self._anchor(upper)
         if anchor is None or q >= anchor[0]:
-            return float(np.quantile(self.samples, 1 - q if upper else q))
-        _, _, scale = anchor
-        end = self.value + scale * scipy.stats.norm.isf(q) * (1 if upper else -1)
+            end = counted
+        else:
+            _, _, scale, centre = anchor
+            normal = centre + scale * scipy.stats.norm.isf(q) * (1 if upper else -1)
+            end = max(normal, counted) if upper else min(normal, counted)
         return float(min(end, bound) if upper else max(end, bound))
 
     def _tail(self, x: float, upper: bool) -> float:
@@ -137,9 +147,9 @@ class Estimate:
             anchor = self._anchor(upper)
             if anchor is None or ((x <= anchor[1]) if upper else (x >= anchor[1])):
                 return beyond / n
-            _, _, scale = anchor
-            tail = float(scipy.stats.norm.sf(((x - self.value) if upper else (self.value - x)) / scale))
-            return max(tail, beyond / n) if x == bound else tail
+            _, _, scale, centre = anchor
+            tail = float(scipy.stats.norm.sf(((x - centre) if upper else (centre - x)) / scale))
+            return max(tail, beyond / n)
         if self.se == 0:
             return float((self.value >= x) if upper else (self.value <= x))
         z = (x - self.value) / self.se
@@ -369,7 +379,7 @@ class Expectation:
             verdict, reason = "inconclusive", est.reason
         elif low < lo and hi < high:
             verdict, reason = "confirmed", ""
-        elif hi <= low or lo >= high:
+        elif hi < low or lo > high:  # strictly, as p_refute reads it: a CI of [0, 0] on E's bound refutes nothing
             verdict, reason = "refuted", f"the whole {level:.4g} CI lies outside {expected}"
         else:
             verdict, reason = "inconclusive", f"the {level:.4g} CI [{_fmt(lo)}, {_fmt(hi)}] straddles {expected}"
@@ -500,13 +510,15 @@ def holm_adjust(records: list[ClaimRecord], confidence: float | None = None,
 
     Each claim is one hypothesis with one decision: its p-value is the smaller of its confirmation and
     refutation p-values (the CI cannot lie both inside and outside the region), Holm adjusts these m
-    p-values, and a claim whose adjusted p is ≤ α takes the side that p came from (Holm with directional
-    decisions; Shaffer 1980 shows it bounds the rate of wrong-side decisions for independent
-    statistics). Adjusting the confirmation and refutation p-values as two separate families would let
-    a false confirmation and a false refutation each spend α (2α in all). Holm is uniformly more
-    powerful than the Bonferroni used at test time, so every claim decided under Bonferroni stays
-    decided. Flagged estimates stay inconclusive. Returns new records with ``adjusted_p`` and
-    ``adjusted_verdict``.
+    p-values, and a claim whose adjusted p is ≤ α takes the side that p came from: Holm with
+    directional decisions, which bounds the rate of wrong-side decisions by α for independent
+    statistics (Shaffer 1980, Ann. Stat. 8:1342; Finner 1999 and Guo & Romano 2015 extend it to some
+    dependence). The claims of one finding share runs, so that bound is not proven for them; it is
+    more powerful than adjusting confirmations and refutations as two families (each p here is twice
+    a one-sided tail). Holm is uniformly more powerful than the Bonferroni used at test time, so
+    every claim decided under Bonferroni stays decided (the ends and the p-values read the same
+    counted tails). Flagged estimates stay inconclusive and never free a step. Returns new records
+    with ``adjusted_p`` and ``adjusted_verdict``.
     """
     records = list(records)
     if confidence is None:
@@ -522,7 +534,9 @@ def holm_adjust(records: list[ClaimRecord], confidence: float | None = None,
         pc = np.array([records[i].p_value for i in idx], float)
         pr = np.array([1.0 if records[i].details.get("p_refute") is None else records[i].details["p_refute"]
                        for i in idx], float)
-        adj = holm(np.minimum(pc, pr))
+        # a flagged claim decides nothing: it keeps its place in the count m but never frees a Holm step
+        flagged = np.array([bool(records[i].details.get("flagged")) for i in idx])
+        adj = holm(np.where(flagged, 1.0, np.minimum(pc, pr)))
         for j, i in enumerate(idx):
             r = records[i]
             if r.details.get("flagged") or adj[j] > alpha:

@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def grid(p):
         common(p)
-        p.add_argument("--budget", default="small", help="tiny, small, medium, full, or one given with --define")
+        p.add_argument("--budget", default="small", help="tiny, small, decide, medium, full, or one from --define")
         p.add_argument("--define", action="append", metavar="LINE",
                        help="define a budget as in the scaling_budgets ini key, e.g. 'micro: parent=tiny widths=2,4'")
         p.add_argument("--dataset", default="auto", choices=("auto", "mnist", "fashion-mnist"))

@@ -29,7 +29,7 @@ state_key = pytest.StashKey["ScalingState"]()
 
 # (option suffix, ini type, default, help). Every command-line option has an ini key scaling_<suffix>.
 _VALUE_OPTIONS = [
-    ("budget", "string", "small", "named budget (tiny, small, medium, full, or one defined in scaling_budgets)"),
+    ("budget", "string", "small", "named budget (tiny, small, decide, medium, full, or one in scaling_budgets)"),
     ("dataset", "string", "auto", "auto (MNIST if found or downloadable, else Fashion-MNIST), mnist, fashion-mnist"),
     ("data-dir", "string", None, "directory with the IDX files or a torchvision root (env PYTEST_SCALING_DATA_DIR)"),
     ("device", "string", "auto", "auto, cpu, cuda, cuda:N or mps"),

@@ -418,7 +418,9 @@ def compute_optimal_exponents(runs, size: str = "params", approaches=("envelope"
             est = make(point[a] - point[b], boot[a] - boot[b], f"γ({a}) − γ({b})",
                        {"a": point[a], "b": point[b], **windowed.details(),
                         "window_resampled": any(built[x][1].get("window_resampled") for x in (a, b)),
+                        # measured in a re-chosen window on trajectories only
                         **({"seed_exponent": pipeline.SEED_EXPONENTS[f"gamma_{a}_minus_{b}"]}
-                           if f"gamma_{a}_minus_{b}" in pipeline.SEED_EXPONENTS else {})}, reason)
+                           if f"gamma_{a}_minus_{b}" in pipeline.SEED_EXPONENTS
+                           and all(built[x][1].get("window_resampled") for x in (a, b)) else {})}, reason)
             out[f"{a} − {b}"] = dataclasses.replace(est, to_decide=out[a].to_decide or out[b].to_decide)
     return out

@@ -132,7 +132,7 @@ def saturating_frontier(runs, *, n_resamples: int = 200, seed: int = 0, scheme: 
     est = pipeline.run(pipe, stat, q, n_resamples=n_resamples, seed=seed, scheme=scheme, chunk=n_resamples,
                        min_points=4, expand=parameter != "E",
                        details={"E": fit.E, "A": fit.A, "alpha": fit.alpha, "E_at_bound": at_bound,
-                                **({"parameter_bounds": [0.0, floor],
+                                **({"parameter_bounds": [0.0, None],  # E ≤ each resample's own floor: no common cap
                                     "seeds_do_not_decide": "E's interval reaches its bound 0 where the window shows "
                                     "no floor: seeds sharpen the fit, not the range it sees; a window reaching "
                                     "closer to the floor (more compute-limited decades) would decide it"}

@@ -230,13 +230,14 @@ def _finish(res, quantity: str, runs: int, details: dict, masks: list[np.ndarray
 #: How each estimator's 95% CI half-width shrinks with seeds, h ∝ seeds^−b: b measured on uneven synthetic
 #: chains (the capped law, widths 1–32, a 16-slice window; 25 replicates at 2, 4 and 8 seeds, the log-log
 #: slope of the median width; the paired ones, the curvature (unexpanded) and the envelope − IsoFLOP
-#: difference: 12 replicates at 2 and 8 seeds, paired ones of the law against a shifted one). "What would
+#: difference: 40–48 replicates at 2 and 8 seeds, paired ones of the law against a shifted one; 12
+#: replicates put the paired Δγ's anywhere in 0.46–0.88). "What would
 #: decide" reads it (claims.seeds_factor); a bootstrap estimator absent here gets no seed count
 #: (window-limited, lattice and boundary estimators do not shrink as 1/√seeds).
-SEED_EXPONENTS = {"frontier_slope": 0.46, "frontier_curvature": 0.47, "gamma_isoflop": 0.56,
+SEED_EXPONENTS = {"frontier_slope": 0.46, "frontier_curvature": 0.50, "gamma_isoflop": 0.56,
                   "gamma_envelope": 0.37, "fit_region_shift_slope": 0.47,
-                  "paired_frontier_slope": 0.64, "paired_gamma_isoflop": 0.75,
-                  "gamma_envelope_minus_isoflop": 0.31}
+                  "paired_frontier_slope": 0.54, "paired_gamma_isoflop": 0.78,
+                  "gamma_envelope_minus_isoflop": 0.50}
 
 
 def reads(prof: Profiles, P: np.ndarray, kept: np.ndarray) -> list[float]:

@@ -90,9 +90,11 @@ def test_paired_gamma_rechooses_the_overlap_window():
 
 
 def test_fit_region_shift_has_no_atom_at_zero_from_windows_too_short_to_cut():
-    runs = S.make_chains(seeds=(0, 1), rng=5)
+    # widths 1–8 and noisier chains: some resamples' windows are too short to drop a slice from
+    runs = S.make_chains(seeds=(0, 1), rng=0, widths=(1, 2, 3, 4, 6, 8), sigma=0.05)
     est = A.fit_region_shift(runs, "frontier_slope", drop_smallest_decades=1.0, window="auto", n_resamples=300)
-    assert est.details["window_resampled"] and not np.any(est.samples == 0.0)
+    assert est.details["window_resampled"] and est.details["failed_resamples"] >= 1
+    assert not np.any(est.samples == 0.0)
 
 
 def _perturbed(runs, rng, sd):
