@@ -111,13 +111,22 @@ def paired_difference(runs_a, runs_b, estimator="compute_optimal_exponent", *, n
     resampled = hasattr(sa, "slices") and sa.window.resampled
     if resampled:  # one window per resample: the slices both conditions' re-chosen windows keep
         fallback = sa.window.fallback & sb.window.fallback  # the point overlap, for too small an overlap
+        masks, narrow = [], []
 
         def difference(Ma, Mb):
-            w = sa.slices(Ma) & sb.slices(Mb)
-            w = np.where((w.sum(1) < MIN_WINDOW_SLICES)[:, None], fallback[None], w)
+            (wa, na), (wb, nb) = (f.window.choose(f.window.prof.values(M)) for f, M in ((sa, Ma), (sb, Mb)))
+            w = np.asarray(wa & wb)
+            short = w.sum(1) < MIN_WINDOW_SLICES
+            w = np.where(short[:, None], fallback[None], w)
+            masks.append(w)
+            narrow.append(na | nb | short)
             return pipeline.slope(sa.x, sa.optima(Ma), w) - pipeline.slope(sb.x, sb.optima(Mb), w)
         res = paired_joint_bootstrap(ca, cb, difference, n_resamples=n_resamples, seed=seed, scheme=scheme,
                                      max_failed=1.0)
+        q = f"Δγ ({kw.get('size', 'params')}, {kw.get('approach', 'isoflop')})"
+        # the narrow share counted and flagged as for the paired slope (pipeline.finish)
+        return pipeline.finish(res, q, ca.n_runs + cb.n_runs, {**details, "window_resampled": True}, masks,
+                                narrow, sa.x, choice)
     else:
         res = paired_seed_bootstrap(ca, cb, sa, sb, n_resamples=n_resamples, seed=seed, scheme=scheme)
     if name == "compute_optimal_exponent":

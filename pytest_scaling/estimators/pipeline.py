@@ -35,7 +35,7 @@ from pytest_scaling.estimators.common import (MAX_FAILED, MAX_NARROW, _estimate,
 from pytest_scaling.estimators.design import (MIN_WINDOW_SLICES, Profiles, WindowChoice, cells_for_slices,
                                               choose_window, profiles, slice_interior, window_mask)
 
-__all__ = ["MAX_NARROW", "Pipeline", "SliceWindow", "build", "paired_estimate", "slope", "quadratic"]
+__all__ = ["MAX_NARROW", "Pipeline", "SliceWindow", "build", "finish", "paired_estimate", "slope", "quadratic"]
 
 @dataclass(frozen=True)
 class SliceWindow:
@@ -206,8 +206,10 @@ def _window_record(x: np.ndarray, masks: list[np.ndarray], narrow: list[np.ndarr
     return out
 
 
-def _finish(res, quantity: str, runs: int, details: dict, masks: list[np.ndarray], narrow_rows: list[np.ndarray],
-            x: np.ndarray, choice: WindowChoice, reason: str = "") -> Estimate:
+def finish(res, quantity: str, runs: int, details: dict, masks: list[np.ndarray], narrow_rows: list[np.ndarray],
+           x: np.ndarray, choice: WindowChoice, reason: str = "") -> Estimate:
+    """The Estimate of a bootstrap over re-chosen windows (``masks``/``narrow_rows`` per chunk, the point
+    first): the window's ends across resamples, the narrow share (flagged past MAX_NARROW), failures."""
     rec = _window_record(x, masks, narrow_rows) if masks else {}
     narrow = rec.get("window_narrow_resamples", 0) / max(rec.get("window_resamples", 1), 1)
     if res.n_failed > MAX_FAILED * (res.n_resamples + res.n_failed):
@@ -294,7 +296,7 @@ def run(pipe: Pipeline, statistic: Callable[[np.ndarray, np.ndarray], np.ndarray
     details = {**pipe.details(), **(details or {})}
     if kind in SEED_EXPONENTS:
         details["seed_exponent"] = SEED_EXPONENTS[kind]
-    return _finish(res, quantity, pipe.cells.n_runs, details, masks if pipe.window is not None and
+    return finish(res, quantity, pipe.cells.n_runs, details, masks if pipe.window is not None and
                    pipe.window.resampled else [], narrow, pipe.x, pipe.choice, reason)
 
 
@@ -326,5 +328,5 @@ def paired_estimate(a: Pipeline, b: Pipeline, statistic: Callable, quantity: str
                                  scheme=_scheme(a, scheme), max_failed=1.0)
     res = expanded(res, a.expansion)
     details = {**a.details(), **(details or {})}
-    return _finish(res, quantity, a.cells.n_runs + b.cells.n_runs, details,
+    return finish(res, quantity, a.cells.n_runs + b.cells.n_runs, details,
                    masks if a.window is not None and a.window.resampled else [], narrow, a.x, a.choice)

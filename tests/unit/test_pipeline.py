@@ -87,6 +87,10 @@ def test_paired_gamma_rechooses_the_overlap_window():
     a, b = _pair(0)
     est = A.paired_difference(a, b, "compute_optimal_exponent", window="auto", n_resamples=100)
     assert est.details["window_source"].startswith("design") and est.details["window_resampled"]
+    # its narrow share is counted like the paired slope's (same resamples, same overlap rule)
+    slope = A.paired_difference(a, b, "frontier_slope", window="auto", n_resamples=100)
+    assert est.details["window_resamples"] == 100 and "window_ends_95" in est.details
+    assert est.details["window_narrow_share"] == slope.details["window_narrow_share"]
 
 
 def test_fit_region_shift_has_no_atom_at_zero_from_windows_too_short_to_cut():
