@@ -152,7 +152,9 @@ def _run(cells: Cells, builder, quantity: str, n_resamples: int, seed: int, sche
     res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme,
                          max_failed=1.0 if resampled else 0.05)
     if resampled:
-        reason = "; ".join(r for r in (reason, narrow_window_reason(res)) if r)
+        share, flag = narrow_share(stat)
+        info = {**info, **share}
+        reason = "; ".join(r for r in (reason, narrow_window_reason(res), flag) if r)
     expand = expansion_for(info, cells, scheme)
     res = expanded(res, expand)
     details = dict(info)
@@ -173,6 +175,21 @@ def _run(cells: Cells, builder, quantity: str, n_resamples: int, seed: int, sche
 #: at the CI's tail, 2.5 %, flipped verdicts between paired fp32 and bf16 runs whose narrow shares were
 #: 3 % and 5 %; on small they are 1–13 %, so 20 % sits well clear of both precisions' counts.)
 MAX_NARROW = 0.2
+
+
+def narrow_share(stat) -> tuple[dict, str]:
+    """``(details, flag)``: how often a γ builder's re-chosen window was too narrow across its resamples
+    (``stat.narrow_rows``) and the flag past MAX_NARROW, as ``pipeline.finish`` records them for frontiers."""
+    rows = getattr(stat, "narrow_rows", None)
+    if not rows:
+        return {}, ""
+    narrow = np.concatenate(rows)
+    share = float(narrow.mean())
+    flag = (f"in {share:.0%} of seed resamples the re-chosen compute-limited window has fewer than 3 interior "
+            f"slices (those read the point window): the seeds do not pin the window down"
+            if share > MAX_NARROW else "")
+    return {"window_narrow_resamples": int(narrow.sum()), "window_resamples": int(narrow.size),
+            "window_narrow_share": share}, flag
 
 
 #: Most resamples (a fraction) in which a windowed statistic may fail before the estimate is flagged.

@@ -14,7 +14,7 @@ from pytest_scaling.estimators import pipeline
 from pytest_scaling.estimators.design import WindowChoice, cells_for_slices, choose_window, profiles
 from pytest_scaling.estimators.pipeline import SliceWindow
 from pytest_scaling.estimators.common import (MAX_FAILED, _fit_region, _flops_exponent, _ols_slope_batched, _run,
-                                              _scheme_name, expansion_for, narrow_window_reason,
+                                              _scheme_name, expansion_for, narrow_share, narrow_window_reason,
                                               t_expansion)
 
 
@@ -206,9 +206,16 @@ def _profile_optimum_stat(cells: Cells, size: str, approach: str, bounds: tuple 
             out[:, s] = _slice_optimum(P[:, s, fit_idx], u, uc, pinv, approach)
         return out
 
+    narrow_rows = []
+
     def stat(M):
         P = prof.values(M)
-        return pipeline.slope(xC, optima_from(P), window(P))
+        mask, narrow = window.choose(P)
+        if window.resampled and P.shape[0] > 1:  # resample chunks, not the point's own reads
+            narrow_rows.append(narrow)
+        return pipeline.slope(xC, optima_from(P), mask)
+
+    stat.narrow_rows = narrow_rows
 
     stat.optima = lambda M: optima_from(prof.values(M))
     stat.slices = lambda M: window(prof.values(M))
@@ -400,6 +407,10 @@ def compute_optimal_exponents(runs, size: str = "params", approaches=("envelope"
                 BootstrapResult(value, samples[ok], int(ok.sum()), int((~ok).sum()), ""))) if r))
         d = {**info, "fit_region": region, "nopt_points": points, "nopt_fits": nfits,
              "all_approaches": {a: point[a] for a in approaches}}
+        for a in d.pop("approaches_read", ()):
+            share, flag = narrow_share(stats[a])
+            d.update(share)
+            reason = "; ".join(dict.fromkeys(r for r in (reason, flag) if r))
         if (~ok).sum():
             d["failed_resamples"] = int((~ok).sum())
         return Estimate(value=float(value), method=method, runs=cells.n_runs, quantity=q, samples=samples[ok],
@@ -408,15 +419,15 @@ def compute_optimal_exponents(runs, size: str = "params", approaches=("envelope"
     for a in approaches:
         b = built[a]
         info = {k: v for k, v in b[1].items() if k not in ("nopt_points", "nopt_fits")}
-        out[a] = choices[a].apply(make(point[a], boot[a], f"γ in N_opt ∝ C^γ ({size}, {a})", info,
-                                       b[2] if len(b) > 2 else ""))
+        out[a] = choices[a].apply(make(point[a], boot[a], f"γ in N_opt ∝ C^γ ({size}, {a})",
+                                       {**info, "approaches_read": (a,)}, b[2] if len(b) > 2 else ""))
     for i, a in enumerate(approaches):
         for b in approaches[i + 1:]:
             # the causes already carry the window's; the record shows the windowed approach's range
             reason = "; ".join(dict.fromkeys(r for r in (out[a].reason, out[b].reason) if r))
             windowed = choices[a] if choices[a].design is not None or choices[a].window else choices[b]
             est = make(point[a] - point[b], boot[a] - boot[b], f"γ({a}) − γ({b})",
-                       {"a": point[a], "b": point[b], **windowed.details(),
+                       {"a": point[a], "b": point[b], **windowed.details(), "approaches_read": (a, b),
                         "window_resampled": any(built[x][1].get("window_resampled") for x in (a, b)),
                         # measured in a re-chosen window on trajectories only
                         **({"seed_exponent": pipeline.SEED_EXPONENTS[f"gamma_{a}_minus_{b}"]}

@@ -228,3 +228,14 @@ def test_the_seed_exponents_that_prescribe_seeds_are_measured(kind):
 
     b = np.log(width(2) / width(8)) / np.log(4)
     assert b == pytest.approx(SEED_EXPONENTS[kind], abs=0.15)
+
+
+def test_gamma_records_its_narrow_window_share_like_the_frontier():
+    """γ's builders re-choose the window outside pipeline.finish: they count the resamples whose own window
+    was too narrow (read the point window) as the frontier does, on the same resamples."""
+    runs = S.make_chains(seeds=(0, 1), rng=0, widths=(1, 2, 3, 4, 6, 8), sigma=0.05)
+    slope = A.frontier_slope(runs, window="auto", n_resamples=200, seed=3)
+    gamma = A.compute_optimal_exponent(runs, approach="isoflop", window="auto", n_resamples=200, seed=3,
+                                       compare=False)
+    assert gamma.details["window_resamples"] == 200
+    assert gamma.details["window_narrow_share"] == pytest.approx(slope.details["window_narrow_share"], abs=0.02)
