@@ -185,11 +185,19 @@ def narrow_share(stat) -> tuple[dict, str]:
         return {}, ""
     narrow = np.concatenate(rows)
     share = float(narrow.mean())
-    flag = (f"in {share:.0%} of seed resamples the re-chosen compute-limited window has fewer than 3 interior "
-            f"slices (those read the point window): the seeds do not pin the window down"
-            if share > MAX_NARROW else "")
     return {"window_narrow_resamples": int(narrow.sum()), "window_resamples": int(narrow.size),
-            "window_narrow_share": share}, flag
+            "window_narrow_share": share}, narrow_share_reason(share)
+
+
+def narrow_share_reason(share: float) -> str:
+    """The flag for a share of resamples whose re-chosen window was too narrow, past MAX_NARROW (else "")."""
+    if share <= MAX_NARROW:
+        return ""
+    from pytest_scaling.estimators.design import MIN_WINDOW_SLICES
+
+    return (f"in {share:.0%} of seed resamples the re-chosen compute-limited window has fewer than "
+            f"{MIN_WINDOW_SLICES} interior slices (those read the point window): the seeds do not pin the "
+            f"window down")
 
 
 #: Most resamples (a fraction) in which a windowed statistic may fail before the estimate is flagged.

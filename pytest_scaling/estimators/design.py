@@ -211,9 +211,10 @@ class Design:
     @property
     def interior_slices(self) -> int:
         """Slices in the window whose own optimum is interior (the bridged ones not counted)."""
-        if self.window is None:
-            return 0
-        lo, hi = self.window
+        return 0 if self.window is None else self.interior_between(*self.window)
+
+    def interior_between(self, lo: float, hi: float) -> int:
+        """Slices in [lo, hi] whose own optimum is interior."""
         return sum(lo * (1 - 1e-9) <= s.compute <= hi * (1 + 1e-9) and s.binding == "interior"
                    for s in self.slices)
 
@@ -507,8 +508,7 @@ def shared_window(runs_a, runs_b, window="auto", size: str = "params") -> Window
     if b.reason:
         return b
     lo, hi = max(a.window[0], b.window[0]), min(a.window[1], b.window[1])
-    inside = sum(lo * (1 - 1e-9) <= s.compute <= hi * (1 + 1e-9) and s.binding == "interior"
-                 for s in b.design.slices)
+    inside = b.design.interior_between(lo, hi)
     if inside < MIN_WINDOW_SLICES:
         return WindowChoice(None, "all runs", f"the two conditions' compute-limited windows overlap in {inside} "
                             f"iso-compute slice(s) (a claim needs ≥{MIN_WINDOW_SLICES})", widen_window(b.design),

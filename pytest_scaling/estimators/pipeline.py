@@ -31,6 +31,7 @@ from pytest_scaling.bootstrap import Cells, paired_joint_bootstrap, seed_bootstr
 from pytest_scaling.claims import Estimate
 from pytest_scaling.errors import FitError
 from pytest_scaling.estimators.common import (MAX_FAILED, MAX_NARROW, _estimate, _ols_slope_batched, expanded,
+                                              narrow_share_reason,
                                               narrow_window_reason, t_expansion)
 from pytest_scaling.estimators.design import (MIN_WINDOW_SLICES, Profiles, WindowChoice, cells_for_slices,
                                               choose_window, profiles, slice_interior, window_mask)
@@ -155,7 +156,7 @@ class Pipeline:
 def for_value(choice: WindowChoice, value: str) -> WindowChoice:
     """The window an estimator of ``value`` reads: the design is about loss, so an error-rate frontier reads
     the loss design's window fixed at its point estimate rather than re-choosing it on error rates."""
-    if value == "error" and choice.source.startswith("design"):
+    if value == "error" and choice.resampled:
         return dataclasses.replace(choice, source="the loss design's window, fixed")
     return choice
 
@@ -217,10 +218,7 @@ def finish(res, quantity: str, runs: int, details: dict, masks: list[np.ndarray]
             raise FitError(f"{quantity}: {res.n_failed} of {res.n_resamples + res.n_failed} resamples gave no "
                            f"finite estimate; the data do not pin it down.")
         reason = "; ".join(r for r in (reason, narrow_window_reason(res)) if r)
-    if narrow > MAX_NARROW:
-        reason = "; ".join(r for r in (reason, f"in {narrow:.0%} of seed resamples the re-chosen compute-limited "
-                                                f"window has fewer than {MIN_WINDOW_SLICES} interior slices (those "
-                                                f"read the point window): the seeds do not pin the window down") if r)
+    reason = "; ".join(r for r in (reason, narrow_share_reason(narrow)) if r)
     est = _estimate(res, quantity, runs, {**details, **rec}, reason)
     if narrow > MAX_NARROW and choice.design is not None:
         from pytest_scaling.estimators.design import widen_window
