@@ -179,25 +179,24 @@ MAX_NARROW = 0.2
 
 def narrow_share(stat) -> tuple[dict, str]:
     """``(details, flag)``: how often a γ builder's re-chosen window was too narrow across its resamples
-    (``stat.narrow_rows``) and the flag past MAX_NARROW, as ``pipeline.finish`` records them for frontiers."""
+    (``stat.narrow_rows``, ``stat.min_slices``) and the flag past MAX_NARROW, as ``pipeline.finish`` records
+    them for frontiers."""
     rows = getattr(stat, "narrow_rows", None)
     if not rows:
         return {}, ""
     narrow = np.concatenate(rows)
     share = float(narrow.mean())
     return {"window_narrow_resamples": int(narrow.sum()), "window_resamples": int(narrow.size),
-            "window_narrow_share": share}, narrow_share_reason(share)
+            "window_narrow_share": share}, narrow_share_reason(share, stat.min_slices)
 
 
-def narrow_share_reason(share: float) -> str:
-    """The flag for a share of resamples whose re-chosen window was too narrow, past MAX_NARROW (else "")."""
+def narrow_share_reason(share: float, min_slices: int) -> str:
+    """The flag for a share of resamples whose re-chosen window (``min_slices`` interior slices at least)
+    was too narrow, past MAX_NARROW (else "")."""
     if share <= MAX_NARROW:
         return ""
-    from pytest_scaling.estimators.design import MIN_WINDOW_SLICES
-
     return (f"in {share:.0%} of seed resamples the re-chosen compute-limited window has fewer than "
-            f"{MIN_WINDOW_SLICES} interior slices (those read the point window): the seeds do not pin the "
-            f"window down")
+            f"{min_slices} interior slices (those read the point window): the seeds do not pin the window down")
 
 
 #: Most resamples (a fraction) in which a windowed statistic may fail before the estimate is flagged.

@@ -11,7 +11,7 @@ from pytest_scaling.bootstrap import BootstrapResult, Cells, seed_bootstrap
 from pytest_scaling.claims import Estimate
 from pytest_scaling.errors import FitError
 from pytest_scaling.estimators import pipeline
-from pytest_scaling.estimators.design import WindowChoice, cells_for_slices, choose_window, profiles
+from pytest_scaling.estimators.design import MIN_WINDOW_SLICES, WindowChoice, cells_for_slices, choose_window, profiles
 from pytest_scaling.estimators.pipeline import SliceWindow
 from pytest_scaling.estimators.common import (MAX_FAILED, _fit_region, _flops_exponent, _ols_slope_batched, _run,
                                               _scheme_name, expansion_for, narrow_share, narrow_window_reason,
@@ -215,7 +215,7 @@ def _profile_optimum_stat(cells: Cells, size: str, approach: str, bounds: tuple 
             narrow_rows.append(narrow)
         return pipeline.slope(xC, optima_from(P), mask)
 
-    stat.narrow_rows = narrow_rows
+    stat.narrow_rows, stat.min_slices = narrow_rows, MIN_WINDOW_SLICES
 
     stat.optima = lambda M: optima_from(prof.values(M))
     stat.slices = lambda M: window(prof.values(M))

@@ -218,7 +218,7 @@ def finish(res, quantity: str, runs: int, details: dict, masks: list[np.ndarray]
             raise FitError(f"{quantity}: {res.n_failed} of {res.n_resamples + res.n_failed} resamples gave no "
                            f"finite estimate; the data do not pin it down.")
         reason = "; ".join(r for r in (reason, narrow_window_reason(res)) if r)
-    reason = "; ".join(r for r in (reason, narrow_share_reason(narrow)) if r)
+    reason = "; ".join(r for r in (reason, narrow_share_reason(narrow, MIN_WINDOW_SLICES)) if r)
     est = _estimate(res, quantity, runs, {**details, **rec}, reason)
     if narrow > MAX_NARROW and choice.design is not None:
         from pytest_scaling.estimators.design import widen_window
