@@ -16,6 +16,9 @@ Fitted inside the compute-limited window (``window="auto"``, see
 from pytest_scaling import expect
 from pytest_scaling.analysis import accuracy_frontier_slope
 
+#: The report's plots this module feeds (``report.PLOTS`` stems): the error-rate frontier.
+SCALING_PLOTS = ("compute_error",)
+
 
 def test_error_rate_falls_with_compute(scaling_grid):
     runs = scaling_grid(dropout=0.0)

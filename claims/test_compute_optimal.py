@@ -36,6 +36,9 @@ from pytest_scaling import expect
 from pytest_scaling.errors import FitError
 from pytest_scaling.analysis import compute_optimal_exponent, compute_optimal_exponents, small_chinchilla_grid
 
+#: The report's plots this module feeds (``report.PLOTS`` stems): N_opt against compute.
+SCALING_PLOTS = ("nopt",)
+
 APPROACHES = ("envelope", "isoflop", "parametric")
 TOL_AGREE = 0.2
 N_RESAMPLES = 300

@@ -37,6 +37,9 @@ and the tilt, a trend over every configuration, use every run.
 from pytest_scaling import expect
 from pytest_scaling.analysis import paired_difference
 
+#: The report's plots this module feeds (``report.PLOTS`` stems): the frontiers with and without dropout.
+SCALING_PLOTS = ("dropout",)
+
 TOL_SLOPE = 0.05
 TOL_GAMMA = 0.2
 N_RESAMPLES = 1000

@@ -5,8 +5,8 @@ scaling law fits, as precision and fit-region choice" change the conclusions; th
 Hitchhiker's Guide (seed 001) likewise finds that the smallest models extrapolate
 worst.
 
-DESIGN.md §5: every fit records its region and a claim drops the smallest
-compute decade.
+Every fit records the compute region it used (``details['fit_region']``), and each claim
+here refits with the smallest compute decade dropped.
 
 Estimates: (estimate on runs with C ≥ 10·C_min) − (estimate on all runs), both on the
 same seed resamples. Claims (equivalence):

@@ -44,6 +44,10 @@ inconclusive, with the change that would widen it.
 from pytest_scaling import expect
 from pytest_scaling.analysis import frontier_curvature, frontier_slope, saturating_frontier
 
+#: The report's plots this module feeds (``report.PLOTS`` stems), its own first: the loss frontier, and the
+#: error-rate frontier, which goes to the accuracy claims where they run (they list it first).
+SCALING_PLOTS = ("compute_loss", "compute_error")
+
 TOL_CURVATURE = 0.5
 N_RESAMPLES = 1000
 N_RESAMPLES_SATURATING = 400  # each resample is a scipy least-squares refit (a Python loop); enough for a

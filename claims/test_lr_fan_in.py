@@ -26,6 +26,9 @@ design, not the optimum.
 from pytest_scaling import expect
 from pytest_scaling.analysis import lr_fan_in_slope
 
+#: The report's plots this module feeds (``report.PLOTS`` stems): the LR sweep.
+SCALING_PLOTS = ("lr_sweep",)
+
 TOL = 0.25
 
 

@@ -3,8 +3,8 @@
 Source: Kaplan et al. 2020 (seed 003), §5 and Fig. 2 ("larger models are significantly
 more sample-efficient").
 
-The checkpoints come from the design (DESIGN.md §2: each run is
-scored every half-octave of its steps down to 1/512, on a fixed 2,000-image validation slice).
+The checkpoints come from the training design: each run is scored every half-octave
+of its steps down to 1/512, on a fixed 2,000-image validation slice.
 
 Estimate (``sample_efficiency_slope``): for each width, its run at the largest data fraction
 traces loss against examples seen (checkpoints, seed-averaged in log space; the final point

@@ -381,7 +381,45 @@ def _finish(point: float, samples: np.ndarray, method: str, max_failed: float = 
 
 
 _SCHEME_NAMES = {"cell": "per-configuration", "pooled": "pooled residuals", "seed": "global seed ids",
-                 "chain": "per-chain", "chain-pooled": "pooled chain residuals"}
+                 "chain": "per-chain", "chain-pooled": "pooled chain residuals",
+                 "residual": "no seeds: residuals of a smooth surface in ln N, ln D"}
+
+
+def surface_residuals(cells: Cells) -> tuple[np.ndarray, np.ndarray]:
+    """``scheme='residual'``, for runs with one seed each (a sweep imported without seeds): the noise is
+    read off the lack of fit of ln(final value) to a smooth surface in (ln N, ln D) — a quadratic, or a
+    cubic with ≥ 40 configurations — and each resample gives every run another of those residuals as
+    a shift of its whole value vector (a run's checkpoints move with it, as a seed's do).
+
+    Returns ``(residual [C], pool [C])``: each run's own residual and the leverage-corrected, centred
+    pool (Davison & Hinkley's modified residuals r/√(1−h)). Lack of fit counts as noise, so on a
+    surface the polynomial cannot follow the intervals widen: conservative, never narrower.
+    """
+    import statsmodels.api as sm
+
+    d = cells.design
+    if "params" not in d or "examples" not in d:
+        raise FitError("a bootstrap without seeds needs each run's size and data (params, examples).")
+    x1, x2 = np.log(d["params"].astype(float)), np.log(d["examples"].astype(float))
+    y = cells.logy[:, 0, 0]
+    degree = 3 if y.size >= 40 else 2
+    terms = [x1 ** i * x2 ** j for i in range(degree + 1) for j in range(degree + 1 - i)]
+    X = np.column_stack(terms)
+    if np.linalg.matrix_rank(X) >= y.size - 2:
+        raise FitError(f"{y.size} single-seed runs are too few to estimate their noise from a smooth surface "
+                       f"({X.shape[1]} terms); import seeds (a seed column) or more sizes and data points.")
+    fit = sm.OLS(y, X).fit()
+    h = fit.get_influence().hat_matrix_diag
+    pool = fit.resid / np.sqrt(np.clip(1.0 - h, 1e-3, None))
+    return np.asarray(fit.resid), pool - pool.mean()
+
+
+def resample_means_residual(cells: Cells, u: np.ndarray, plan: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """``scheme='residual'``: ``u`` ``[B, C]`` uniforms pick each run's new residual from the pool."""
+    own, pool = plan
+    m = cells.means()  # [C, V]: one run per cell
+    j = np.minimum((u * pool.size).astype(np.int64), pool.size - 1)
+    return m[None] + (pool[j] - own[None, :])[:, :, None]
 
 
 def resolve_scheme(scheme: str, cells: Cells) -> str:
@@ -391,6 +429,8 @@ def resolve_scheme(scheme: str, cells: Cells) -> str:
     simulation, vs 94% pooled); the chain versions of both when some chain of
     training spans several cells (see the module docstring)."""
     if scheme == "auto":
+        if int(cells.counts.max()) == 1:
+            return "residual"
         few = np.median(cells.counts) < 3
         if cells.has_chains:
             return "chain-pooled" if few else "chain"
@@ -416,7 +456,13 @@ def _drawer(cells: Cells, scheme: str, pool: np.ndarray | None = None):
     all from the same draws (so a paired bootstrap pairs). The layout comes from ``cells``;
     ``pool``: see :func:`resample_means_pooled` (``scheme='pooled'`` only)."""
     C, K = cells.n_cells, int(cells.counts.max())
-    if scheme == "pooled":
+    if scheme == "residual":
+        plan = surface_residuals(cells)
+
+        def draw(rng, b, conds, inflate):
+            u = rng.random((b, C))
+            return [resample_means_residual(x, u, plan if x is cells else surface_residuals(x)) for x in conds]
+    elif scheme == "pooled":
         def draw(rng, b, conds, inflate):
             u = rng.random((b, C, K))
             return [resample_means_pooled(x, u, inflate=inflate, pool=pool) for x in conds]

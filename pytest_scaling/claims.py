@@ -34,8 +34,8 @@ import scipy.stats
 
 from pytest_scaling.errors import FitError
 
-__all__ = ["Estimate", "Expectation", "ClaimRecord", "expect", "configure", "settings", "take_records",
-           "holm_adjust", "holm", "record_undecided", "seeds_factor"]
+__all__ = ["Estimate", "Expectation", "ClaimRecord", "ClaimLog", "expect", "configure", "take_records",
+           "use_log", "holm_adjust", "holm", "record_undecided", "seeds_factor"]
 
 
 # --------------------------------------------------------------------------- Estimate
@@ -231,13 +231,44 @@ class Settings:
         return self.families.get(family_of(nodeid), self.family_size) if self.policy == "finding" else self.family_size
 
 
-settings = Settings()
-_records: list[ClaimRecord] = []
+@dataclass
+class ClaimLog:
+    """One session's claim settings and the records its claims made since they were last taken.
+
+    The plugin keeps one on its session state (``config.stash``) and points :func:`expect` at it
+    with :func:`use_log` while the session runs; outside a pytest-scaling session (a script, a unit
+    test) claims write to a standalone log of their own."""
+
+    settings: Settings = field(default_factory=Settings)
+    records: list = field(default_factory=list)
+
+    def take(self) -> list[ClaimRecord]:
+        """Return and clear the records made since the last call."""
+        out, self.records = self.records, []
+        return out
+
+
+_standalone = ClaimLog()
+_log = _standalone  # where claims write now: the running session's log, else the standalone one
+
+
+def use_log(log: ClaimLog | None) -> ClaimLog:
+    """Make ``log`` the one claims write to (None: the standalone log); returns the one it replaces,
+    so a session nested in another (pytester's in-process runs) gives the outer one back."""
+    global _log
+    previous, _log = _log, log if log is not None else _standalone
+    return previous
+
+
+def __getattr__(name: str):
+    if name == "settings":  # the current log's: ``claims.settings.strict`` reads the running session's
+        return _log.settings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def configure(confidence: float = 0.95, strict: bool = False, family_size: int = 1, families: dict | None = None,
               policy: str = "none") -> None:
-    """Set the session's confidence level, strictness and claim families (plugin calls this).
+    """Set the current log's confidence level, strictness and claim families (plugin calls this).
     ``policy`` "finding": each claim's family is its module, of ``families[module]`` claims;
     "session": one family of ``family_size``; "none": each claim alone."""
     if not 0 < confidence < 1:
@@ -246,8 +277,8 @@ def configure(confidence: float = 0.95, strict: bool = False, family_size: int =
         raise ValueError(f"family_size must be ≥ 1, got {family_size}")
     if policy not in FAMILY_POLICIES:
         raise ValueError(f"family-wise policy must be one of {', '.join(FAMILY_POLICIES)}, got {policy!r}")
-    settings.confidence, settings.strict, settings.family_size = float(confidence), bool(strict), int(family_size)
-    settings.families, settings.policy = dict(families or {}), policy
+    _log.settings = Settings(confidence=float(confidence), strict=bool(strict), family_size=int(family_size),
+                             families=dict(families or {}), policy=policy)
 
 
 @dataclass(frozen=True)
@@ -317,10 +348,8 @@ def module_finding(doc: str | None) -> tuple[str | None, str | None]:
 
 
 def take_records() -> list[ClaimRecord]:
-    """Return and clear the records made since the last call."""
-    out = list(_records)
-    _records.clear()
-    return out
+    """Return and clear the records made since the last call (in the current log)."""
+    return _log.take()
 
 
 # --------------------------------------------------------------------------- expect
@@ -370,7 +399,7 @@ class Expectation:
         return self._judge(float(x) - tol, float(x) + tol, f"within {_fmt(tol)} of {_fmt(x)}")
 
     def _judge(self, low: float, high: float, expected: str) -> Estimate:
-        est, level = self.estimate, settings.level_for(self.nodeid)
+        est, level = self.estimate, _log.settings.level_for(self.nodeid)
         lo, hi = est.ci(level)
         p = est.p_value(low, high)
         p_ref = min(est.p_value(-math.inf, low) if math.isfinite(low) else 1.0,
@@ -384,8 +413,8 @@ class Expectation:
         else:
             verdict, reason = "inconclusive", f"the {level:.4g} CI [{_fmt(lo)}, {_fmt(hi)}] straddles {expected}"
         details = dict(est.details)
-        details.update(p_refute=p_ref, nominal_confidence=settings.confidence,
-                       family_size=settings.family_size_for(self.nodeid), family_policy=settings.policy,
+        details.update(p_refute=p_ref, nominal_confidence=_log.settings.confidence,
+                       family_size=_log.settings.family_size_for(self.nodeid), family_policy=_log.settings.policy,
                        region=[low, high], flagged=bool(est.reason))
         to_decide = ""
         if verdict == "inconclusive":
@@ -412,14 +441,14 @@ class Expectation:
             expected=expected, verdict=verdict, runs=int(est.runs), p_value=p, reason=reason,
             details=_jsonable(details), window=_jsonable(window), to_decide=to_decide,
         )
-        _records.append(rec)
+        _log.records.append(rec)
         if verdict == "confirmed":
             return est
         msg = self._message(rec)
         if verdict == "refuted":
             raise AssertionError(msg)
         import pytest  # only needed inside a test
-        if settings.strict:
+        if _log.settings.strict:
             pytest.fail(msg + " (strict mode: inconclusive claims fail)", pytrace=False)
         pytest.skip(msg)
 
@@ -478,10 +507,10 @@ def _seeds_words(factor: float, lo: float, hi: float, value: float, low: float, 
 def record_undecided(nodeid: str, name: str, reason: str, to_decide: str = "") -> ClaimRecord:
     """Record a claim whose estimate this budget cannot produce (a FitError): inconclusive, no number."""
     rec = ClaimRecord(nodeid=nodeid, name=name, quantity=name, estimate=None, ci_low=None, ci_high=None,
-                      confidence=settings.level, method="", n_resamples=None, expected="", verdict="inconclusive",
+                      confidence=_log.settings.level, method="", n_resamples=None, expected="", verdict="inconclusive",
                       runs=0, p_value=None, reason=reason, details={"flagged": True},
                       to_decide=to_decide or "a larger budget (more widths, fractions or seeds): see the reason")
-    _records.append(rec)
+    _log.records.append(rec)
     return rec
 
 
@@ -523,7 +552,7 @@ def holm_adjust(records: list[ClaimRecord], confidence: float | None = None,
     records = list(records)
     if confidence is None:
         confs = [r.details.get("nominal_confidence") for r in records if r.details.get("nominal_confidence")]
-        confidence = confs[0] if confs else settings.confidence
+        confidence = confs[0] if confs else _log.settings.confidence
     alpha = 1 - confidence
     out = list(records)
     groups: dict[str, list[int]] = {}

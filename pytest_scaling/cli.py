@@ -6,21 +6,24 @@ import argparse
 import sys
 import time
 
+from pytest_scaling import options
 from pytest_scaling.errors import ScalingError
-from pytest_scaling.runs import PRECISION_OPTIONS
 
 
 def _session(args):
+    """The session of a command's options, checked as the plugin checks them (a ScalingError for a bad one)."""
     from pytest_scaling.session import ScalingOptions, ScalingSession
 
-    options = ScalingOptions(budget=args.budget, dataset=args.dataset, data_dir=args.data_dir, device=args.device,
-                             cache_dir=args.cache_dir, no_train=getattr(args, "no_train", False),
-                             group_size=getattr(args, "group_size", None),
-                             executor=getattr(args, "executor", "local"), workers=getattr(args, "workers", None),
-                             ray_address=getattr(args, "ray_address", None),
-                             budget_lines=tuple(getattr(args, "define", None) or ()),
-                             precision=getattr(args, "precision", "auto"))
-    return ScalingSession(options)
+    try:
+        fields = options.cli_values(args, args.command)
+    except ValueError as error:
+        raise ScalingError(str(error)) from None
+    fields.setdefault("executor", "local")  # a command that does not train starts no processes
+    return ScalingSession(ScalingOptions(no_train=getattr(args, "no_train", False), **fields))
+
+
+#: The parts of a budget a command works on (``--grid``).
+GRIDS = ("all", "main", "sweep")
 
 
 def _specs(session, which: str):
@@ -92,38 +95,21 @@ def cmd_cache(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The commands; every option the plugin shares with them comes from ``options.OPTIONS``."""
     parser = argparse.ArgumentParser(prog="pytest-scaling", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def common(p):
-        p.add_argument("--cache-dir", default=None, help="run cache (default: $PYTEST_SCALING_CACHE or user cache)")
-
-    def grid(p):
-        common(p)
-        p.add_argument("--budget", default="small", help="tiny, small, decide, medium, full, or one from --define")
-        p.add_argument("--define", action="append", metavar="LINE",
-                       help="define a budget as in the scaling_budgets ini key, e.g. 'micro: parent=tiny widths=2,4'")
-        p.add_argument("--dataset", default="auto", choices=("auto", "mnist", "fashion-mnist"))
-        p.add_argument("--data-dir", default=None)
-        p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N, mps")
-        p.add_argument("--precision", default="auto", choices=PRECISION_OPTIONS,
-                       help="forward-pass arithmetic; auto: bf16 where the device computes it natively, else fp32")
-        p.add_argument("--grid", default="all", choices=("all", "main", "sweep"))
-
     train = sub.add_parser("train", help="train every missing run of a budget into the cache")
-    grid(train)
-    train.add_argument("--group-size", type=int, default=None, help="runs per grouped model (1 turns batching off)")
-    train.add_argument("--executor", default="auto", choices=("auto", "local", "processes", "ray"),
-                       help="auto: one single-threaded process per core on CPU, this process on a GPU")
-    train.add_argument("--workers", type=int, default=None, help="processes for --executor=processes")
-    train.add_argument("--ray-address", default=None, help="existing Ray cluster for --executor=ray")
+    options.add_cli_options(train, "train")
+    train.add_argument("--grid", default="all", choices=GRIDS)
     train.set_defaults(func=cmd_train)
     runs = sub.add_parser("runs", help="print the cached runs of a budget")
-    grid(runs)
+    options.add_cli_options(runs, "runs")
+    runs.add_argument("--grid", default="all", choices=GRIDS)
     runs.add_argument("--format", default="table", choices=("table", "csv"))
     runs.set_defaults(func=cmd_runs)
     cache = sub.add_parser("cache", help="show or clear the run cache")
-    common(cache)
+    options.add_cli_options(cache, "cache")
     cache.add_argument("action", choices=("info", "clear"))
     cache.set_defaults(func=cmd_cache)
     return parser

@@ -96,6 +96,40 @@ def _cpu_has_bf16_flags() -> bool:
     return bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})  # x86 flags; "bf16" in an Arm CPU's Features
 
 
+def device_model(device: torch.device) -> str:
+    """The hardware model, finer than :func:`device_kind`: what a speed measurement holds for.
+    ``cpu AMD EPYC 9R14 (avx512_bf16)``, ``cuda NVIDIA H200 sm_90``, ``mps``. A CPU is named by
+    /proc/cpuinfo's model name (the platform's processor string elsewhere) and the bf16 flags it
+    has, since a hypervisor may show two generations under one name (``AMD EPYC``)."""
+    if device.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(device)
+        return f"cuda {torch.cuda.get_device_name(device)} sm_{major}{minor}"
+    if device.type != "cpu":
+        return device.type
+    name, flags = _cpu_model_and_bf16_flags()
+    return f"cpu {name}" + (f" ({', '.join(flags)})" if flags else "")
+
+
+@cache
+def _cpu_model_and_bf16_flags() -> tuple[str, tuple[str, ...]]:
+    import platform
+
+    name, flags = "", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip().lower()
+                if key == "model name" and not name:
+                    name = " ".join(value.split())
+                elif key in ("flags", "features") and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    name = name or platform.processor() or platform.machine() or "unknown"
+    return name, tuple(sorted(flags & {"avx512_bf16", "amx_bf16", "bf16"}))
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for queued kernels (for honest timings)."""
     if device.type == "cuda":

@@ -19,6 +19,11 @@ class UnknownBudget(ScalingError):
     pass
 
 
+class ImportFailed(ScalingError):
+    """A file of runs that cannot be read as runs (a missing column, a malformed row, a unit mix-up):
+    the message names the row and the column."""
+
+
 class CacheError(ScalingError):
     pass
 

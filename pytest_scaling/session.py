@@ -25,12 +25,16 @@ class ScalingOptions:
     no_train: bool = False
     retrain: bool = False
     import_csv: str | None = None
+    #: How an imported file's columns map onto a run's fields (``N=params D=tokens loss=val_loss``); None:
+    #: the file is this engine's own CSV export.
+    import_columns: str | None = None
     group_size: int | None = None  # None: chosen per device and width; 1: batching off
     executor: str = "auto"  # auto | local | processes | ray
     workers: int | None = None  # processes executor: how many (default: CPU count)
     ray_address: str | None = None
-    #: Forward-pass arithmetic: auto, fp32 or bf16. auto (the default) is bf16 where the device computes
-    #: it natively (faster there) and fp32 elsewhere (rounded bf16 is slower than fp32). On `precision`,
+    #: Forward-pass arithmetic: auto, fp32 or bf16. auto (the default) is fp32 where the device has no bf16
+    #: hardware (rounded bf16 is slower than fp32) and, where it has, bf16 only if a short probe cached in
+    #: the run cache measures it faster (precision.choose_precision). On `precision`,
     #: claims/test_precision.py confirmed that bf16 leaves the frontier's level, γ and the tilt of loss
     #: against compute within tolerance; the frontier slope's own Δ stayed inconclusive (README, "Precision").
     precision: str = "auto"
@@ -41,10 +45,12 @@ class ScalingSession:
     options: ScalingOptions
     _budget: Budget = field(init=False, repr=False)
     _precision: str | None = field(default=None, init=False, repr=False)
+    _precision_reason: str = field(default="", init=False, repr=False)  # why auto chose it, for the header
     _runner: object = field(default=None, init=False, repr=False)
     _source: object = field(default=None, init=False, repr=False)
     _device: object = field(default=None, init=False, repr=False)
     _imported: RunTable | None = field(default=None, init=False, repr=False)
+    _sweep: object = field(default=None, init=False, repr=False)
 
     def __post_init__(self):
         from pytest_scaling.errors import ScalingError
@@ -141,20 +147,26 @@ class ScalingSession:
     @property
     def precision(self) -> str:
         """The precision runs train in: the option resolved once against the device (``auto`` → bf16
-        where it is native, else fp32), or a budget line's own; with ``auto``, imported runs of one
-        precision keep theirs. Resolves the device."""
+        where it is native and measured faster, else fp32), or a budget line's own; with ``auto``,
+        imported runs of one precision keep theirs. Resolves the device."""
         if self._budget.precision != "fp32":
             return self._budget.precision
         if self._precision is None:
-            from pytest_scaling.precision import resolve_precision
+            from pytest_scaling.precision import choose_precision
 
             option = precision_option(self.options.precision)
             imported = self._imported_precision() if self.options.import_csv and option == "auto" else None
             if imported:  # runs trained elsewhere: read them as they were trained
                 self._precision = imported
             else:
-                self._precision = option if option != "auto" else resolve_precision(option, self.device)
+                choice = choose_precision(option, self.device, probe_dir=self.probe_dir)
+                self._precision, self._precision_reason = choice.precision, choice.reason
         return self._precision
+
+    @property
+    def probe_dir(self) -> Path:
+        """Where measurements of this machine are cached (``precision_probe``): beside the runs."""
+        return self.store.directory / "probes"
 
     def _imported_precision(self) -> str | None:
         """The precision imported runs were trained in: the only one, or, where a budget trained the main
@@ -205,7 +217,9 @@ class ScalingSession:
             hardware = f"device {self.options.device} ({type(error).__name__})"
         try:
             precision = self.precision
-            if precision == "bf16" and not self.options.import_csv:
+            if self._precision_reason:  # auto: what it picked and why
+                precision = f"{precision} ({self._precision_reason})"
+            elif precision == "bf16" and not self.options.import_csv:
                 from pytest_scaling.precision import bf16_arithmetic
 
                 precision = f"bf16 ({bf16_arithmetic(self.device)})"  # native, or rounded around fp32 kernels
@@ -215,6 +229,8 @@ class ScalingSession:
 
     def header(self) -> list[str]:
         """pytest's header lines: what will run (budget, data, cache state), then where."""
+        if self.sweep is not None:
+            return [f"pytest-scaling · {self.sweep.summary()}"]
         if self.options.import_csv:
             return [f"pytest-scaling · budget {self.budget.name} · runs imported from {self.options.import_csv}"]
         try:
@@ -237,8 +253,23 @@ class ScalingSession:
             return "runs: unknown"
 
     # --- runs ------------------------------------------------------------------------------
+    @property
+    def sweep(self):
+        """The imported sweep of another family (``--scaling-columns``), else None: then runs come from
+        this engine (trained or cached) or from its own CSV export, matched to the budget's specs."""
+        if not (self.options.import_csv and self.options.import_columns):
+            return None
+        if self._sweep is None:
+            from pytest_scaling.sweep_import import read_sweep
+
+            self._sweep = read_sweep(self.options.import_csv, self.options.import_columns)
+        return self._sweep
+
     def imported_runs(self) -> RunTable:
         if self._imported is None:
+            if self.sweep is not None:
+                self._imported = self.sweep.runs
+                return self._imported
             path = Path(self.options.import_csv)
             try:
                 self._imported = RunTable.from_csv(path.read_text())
@@ -249,10 +280,25 @@ class ScalingSession:
         return self._imported
 
     def runs(self, specs: list[RunSpec]) -> RunTable:
+        """The run source, chosen once: an imported sweep of any family (all of its runs: its grid is
+        not the budget's), this engine's CSV export (the budget's specs in it), or the cache and runner."""
+        if self.sweep is not None:
+            return self.imported_runs()
         if self.options.import_csv:
             wanted = set(specs)
             return RunTable(r for r in self.imported_runs() if r.spec in wanted)
         return self.runner.ensure(specs)
+
+    def missing_axis(self, dropout=None, sweep: bool = False) -> str:
+        """Why a slice of an imported sweep is empty: the column the claim would need, or ''."""
+        if self.sweep is None:
+            return ""
+        if sweep:
+            return ("the imported sweep has no LR sweep: this claim needs learning-rate sweeps per size "
+                    "(train them with this engine)")
+        if dropout not in (None, 0.0) and "dropout" not in self.sweep.mapping:
+            return "the imported sweep has no dropout: map a column with dropout=COLUMN to test this claim"
+        return ""
 
     def main_grid(self, dropout=None, widths=None, fractions=None, seeds=None, schedule="constant",
                   epochs=1, precision=None) -> RunTable:
@@ -277,7 +323,7 @@ class ScalingSession:
         if precision is None:
             return self.precision
         try:
-            precision = resolve_precision(precision, self.device)
+            precision = resolve_precision(precision, self.device, probe_dir=self.probe_dir)
         except ValueError as error:
             raise ScalingError(str(error)) from None
         if precision != self.precision and precision not in self.budget.compare_precisions:
@@ -287,6 +333,8 @@ class ScalingSession:
         return precision
 
     def lr_sweep(self, widths=None) -> RunTable:
+        if self.sweep is not None:
+            return RunTable(r for r in self.imported_runs() if r.spec.lr_mult != 1.0)
         table = self.runs(self.budget.sweep_specs())
         return table.where(width=widths) if widths is not None else table
 

@@ -47,6 +47,9 @@ def cells_from_runs(runs, value: str = "loss", checkpoints: bool = False, slice_
         vals = col["val_loss"].astype(float)
     elif value == "error":
         vals = 1.0 - col["val_acc"].astype(float)
+        if np.isnan(vals).all():
+            raise FitError("these runs carry no accuracy (an imported sweep without one?)",
+                           "import an accuracy column (acc=COLUMN in --scaling-columns)")
     else:
         raise ValueError(f"value must be 'loss' or 'error', got {value!r}")
     chains = _chain_keys(col)

@@ -11,11 +11,21 @@ from pytest_scaling.bootstrap import BootstrapResult, Cells, seed_bootstrap
 from pytest_scaling.claims import Estimate
 from pytest_scaling.errors import FitError
 from pytest_scaling.estimators import pipeline
-from pytest_scaling.estimators.design import MIN_WINDOW_SLICES, WindowChoice, cells_for_slices, choose_window, profiles
+from pytest_scaling.estimators.design import (MIN_WINDOW_SLICES, WindowChoice, cells_for_slices, choose_window,
+                                              profiles, widen_window)
 from pytest_scaling.estimators.pipeline import SliceWindow
-from pytest_scaling.estimators.common import (MAX_FAILED, _fit_region, _flops_exponent, _ols_slope_batched, _run,
-                                              _scheme_name, expansion_for, narrow_share, narrow_window_reason,
+from pytest_scaling.estimators.common import (MAX_FAILED, MAX_NARROW, _fit_region, _flops_exponent, _ols_slope_batched,
+                                              _run, _scheme_name, expansion_for, narrow_share, narrow_window_reason,
                                               t_expansion)
+
+
+def widen_if_narrow(est: Estimate, choice: WindowChoice) -> Estimate:
+    """``est`` with the widen-the-window advice as its ``to_decide`` when more than MAX_NARROW of its resamples'
+    re-chosen windows were too narrow (``details['window_narrow_share']``), as ``pipeline.finish`` advises
+    for the frontier claims: more seeds would not pin such a window down, a wider design would."""
+    if est.details.get("window_narrow_share", 0.0) > MAX_NARROW and choice.design is not None:
+        return dataclasses.replace(est, to_decide=widen_window(choice.design))
+    return est
 
 
 def _iso_levels(cells: Cells) -> tuple[np.ndarray, str]:
@@ -328,7 +338,7 @@ def compute_optimal_exponent(runs, size: str = "params", approach: str = "isoflo
             except FitError as e:
                 others[other] = f"n/a ({e})"
         est.details["other_approaches"] = others
-    return choice.apply(est)
+    return choice.apply(widen_if_narrow(est, choice))
 
 
 def _window_for(runs, approach: str, window, size: str):
@@ -419,8 +429,9 @@ def compute_optimal_exponents(runs, size: str = "params", approaches=("envelope"
     for a in approaches:
         b = built[a]
         info = {k: v for k, v in b[1].items() if k not in ("nopt_points", "nopt_fits")}
-        out[a] = choices[a].apply(make(point[a], boot[a], f"γ in N_opt ∝ C^γ ({size}, {a})",
-                                       {**info, "approaches_read": (a,)}, b[2] if len(b) > 2 else ""))
+        out[a] = choices[a].apply(widen_if_narrow(make(point[a], boot[a], f"γ in N_opt ∝ C^γ ({size}, {a})",
+                                                       {**info, "approaches_read": (a,)}, b[2] if len(b) > 2 else ""),
+                                                  choices[a]))
     for i, a in enumerate(approaches):
         for b in approaches[i + 1:]:
             # the causes already carry the window's; the record shows the windowed approach's range

@@ -5,7 +5,7 @@ cap: one epoch of the training set), the smallest fraction, the smallest and the
 width. A compute-optimal trade-off can only be measured where the best size at equal
 compute lies strictly inside them. Past the data cap the frontier is L(N) at fixed D (more
 compute can only buy width); at the width floor it is L(D) of the smallest model. A law
-fitted across those regimes measures the grid, not the scaling (DESIGN.md §9).
+fitted across those regimes measures the grid, not the scaling.
 
 **Iso-compute profiles.** With chains, the run on the largest fraction is one trajectory
 from the first batch to the end of the epoch, scored every half-octave on a fixed
@@ -82,6 +82,9 @@ def trajectory_cells(runs, value: str = "loss") -> Cells:
         final, final_slice = col["val_loss"].astype(float), col["slice_loss"].astype(float)
     elif value == "error":
         final, final_slice = 1 - col["val_acc"].astype(float), 1 - col["slice_acc"].astype(float)
+        if np.isnan(final).all():
+            raise FitError("these runs carry no accuracy (an imported sweep without one?)",
+                           "import an accuracy column (acc=COLUMN in --scaling-columns)")
     else:
         raise ValueError(f"value must be 'loss' or 'error', got {value!r}")
     tracks = []
@@ -243,8 +246,9 @@ class Design:
                 continue
             out.append(f"{lo:.2g}–{hi:.2g} FLOPs ({n} slice{'s' * (n > 1)}): {_BINDING_WORDS[binding]}")
         if self.data_cap_from is not None:
-            out.append(f"above {self.data_cap_from:.2g} FLOPs every frontier point uses all "
-                       f"{self.largest_examples:,.0f} training images (fraction {self.largest_fraction:g}): "
+            what = (f"all {self.largest_examples:,.0f} training images (fraction {self.largest_fraction:g})"
+                    if cnn_widths(self.widths) else f"the largest data seen, D = {self.largest_examples:.3g}")
+            out.append(f"above {self.data_cap_from:.2g} FLOPs every frontier point uses {what}: "
                        f"data-limited, the frontier there is L(N) at full data")
         out.extend(self.notes)
         return out
@@ -269,9 +273,9 @@ class Design:
 
 
 _BINDING_WORDS = {
-    "data_cap": "the best size is the smallest one with all the data: one epoch caps D (data-limited)",
-    "smallest_width": "the best size is the grid's smallest width: N_opt lies below it",
-    "largest_width": "the best size is the grid's largest width: N_opt lies above it",
+    "data_cap": "the best size is the smallest one with all the data: the largest D caps it (data-limited)",
+    "smallest_width": "the best size is the grid's smallest: N_opt lies below it",
+    "largest_width": "the best size is the grid's largest: N_opt lies above it",
     "smallest_fraction": "the best size is the widest read at the fewest examples scored",
 }
 
@@ -350,6 +354,8 @@ def diagnose_cells(cells: Cells, size: str = "params") -> Design:
 
 def _window(slices, cap_from: float | None) -> tuple | None:
     """The point estimate's window under :func:`window_mask`'s rule, as (C_first, C_last)."""
+    if not slices:  # no compute where three widths' trajectories overlap
+        return None
     compute = np.array([s.compute for s in slices])
     interior = np.array([[s.binding == "interior" for s in slices]])
     capped = np.array([[s.binding == "data_cap" for s in slices]])
@@ -456,8 +462,24 @@ class WindowChoice:
 
 
 def has_trajectories(runs) -> bool:
-    """Whether every usable run carries ≥2 scored points (the profiles' raw material)."""
-    return len(runs) > 0 and all(len(r.checkpoints) >= 2 for r in runs.usable())
+    """Whether each width's longest usable runs carry ≥2 scored points (the profiles read those; a
+    shorter run of a chain may be its first point alone, as in a table of final losses)."""
+    usable = runs.usable()
+    if len(usable) == 0:
+        return False
+    longest: dict = {}
+    for r in usable:
+        longest.setdefault(r.spec.width, []).append(r)
+    for members in longest.values():
+        top = max(r.examples for r in members)
+        if any(len(r.checkpoints) < 2 for r in members if r.examples == top):
+            return False
+    return True
+
+
+def cnn_widths(widths) -> bool:
+    """Whether these are the built-in CNN's widths (advice may then name its ladder); else another family's sizes."""
+    return all(float(w).is_integer() and int(w) in WIDTHS for w in widths)
 
 
 def cells_for_slices(runs, value: str = "loss") -> Cells:
@@ -486,8 +508,8 @@ def choose_window(runs, window="auto", size: str = "params") -> WindowChoice:
     if not has_trajectories(runs):
         return WindowChoice(None, "all runs", "no compute-limited window can be found: the runs carry no "
                             "checkpoint trajectories (iso-compute profiles need them)",
-                            "train the runs with this engine (checkpoints every half-octave) or import them "
-                            "with their checkpoints")
+                            "train the runs with this engine (checkpoints every half-octave), or import "
+                            "checkpoints (a step or run column) or final losses at several D per size")
     design = diagnose(runs, size)
     if design.usable_window() is not None:
         return WindowChoice(design.window, "design", design=design)
@@ -520,6 +542,12 @@ def widen_window(design: Design) -> str:
     """The budget change that would widen the window, from the edges that bind most."""
     counts = {b: sum(s.binding == b for s in design.slices) for b in BINDINGS}
     smallest = min(design.widths)
+    if not cnn_widths(design.widths):  # another family's sizes: no ladder or budget key to name
+        hints = [text for binding, text in (
+            ("smallest_width", "smaller models"), ("data_cap", "more data per run at the small sizes"),
+            ("largest_width", "larger models"), ("smallest_fraction", "earlier checkpoints or larger models"))
+            if counts[binding]]
+        return "widen the grid: " + "; ".join(hints or ["more sizes between the current ones"])
     hints = []
     if counts["smallest_width"]:
         smaller = [w for w in WIDTHS if w < smallest][-3:]

@@ -7,9 +7,9 @@ import numpy as np
 from pytest_scaling.bootstrap import seed_bootstrap
 from pytest_scaling.claims import Estimate
 from pytest_scaling.estimators import pipeline
-from pytest_scaling.estimators.common import _estimate, narrow_window_reason
-from pytest_scaling.estimators.compute_optimal import _optimum_stat
-from pytest_scaling.estimators.design import cells_for_slices, choose_window
+from pytest_scaling.estimators.common import _estimate, narrow_share, narrow_window_reason
+from pytest_scaling.estimators.compute_optimal import _optimum_stat, widen_if_narrow
+from pytest_scaling.estimators.design import MIN_WINDOW_SLICES, cells_for_slices, choose_window
 
 
 def _drop_lowest(x: np.ndarray, mask: np.ndarray, decades: float, keep: int = 3) -> np.ndarray:
@@ -46,10 +46,11 @@ def fit_region_shift(runs, estimator: str = "compute_optimal_exponent", *, drop_
     if estimator == "frontier_slope":
         pipe = pipeline.Pipeline.from_cells(cells_for_slices(runs), choice)
         cells, x = pipe.cells, pipe.x
+        counted = pipe.window is not None and pipe.window.resampled
 
         def parts(M):
-            F, w = pipe.read(M)
-            return F, F, np.asarray(w)
+            F, w, narrow = pipe.read_counted(M)
+            return F, F, np.asarray(w), narrow
     else:
         cells = cells_for_slices(runs)
         builder = _optimum_stat(cells, window=choice if choice.resampled else None,
@@ -76,12 +77,19 @@ def fit_region_shift(runs, estimator: str = "compute_optimal_exponent", *, drop_
             return choice.apply(_estimate(res, f"Δγ (drop smallest {decades:.2g} decade(s) − all)", cells.n_runs,
                                           details))
         x = builder.x
+        counted = builder.window.resampled
 
         def parts(M):
-            return builder.optima(M), None, np.asarray(builder.slices(M))
+            w, narrow = builder.window.choose(builder.window.prof.values(M))
+            return builder.optima(M), None, np.asarray(w), narrow
+
+    resampled = choice.resampled
+    narrow_rows = []
 
     def stat(M):
-        Y, _, w = parts(M)
+        Y, _, w, narrow = parts(M)
+        if counted and M.shape[0] > 1:  # resample chunks, not the point's own reads
+            narrow_rows.append(np.asarray(narrow))
         kept = _drop_lowest(x, w, decades)
         a = pipeline.slope(x, Y, w)
         b = pipeline.slope(x, Y, kept)
@@ -91,9 +99,12 @@ def fit_region_shift(runs, estimator: str = "compute_optimal_exponent", *, drop_
         nothing_dropped = (kept & np.isfinite(Y)).sum(1) == (w & np.isfinite(Y)).sum(1)
         return np.where(nothing_dropped, np.nan, b - a)
 
-    resampled = choice.resampled
+    # A resample whose re-chosen window is too narrow reads the point window, and its cut with it: counted and
+    # flagged past MAX_NARROW as for the frontier claims (pipeline.finish).
+    stat.narrow_rows, stat.min_slices = narrow_rows, MIN_WINDOW_SLICES
     res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme,
                          max_failed=1.0 if resampled else 0.05)
+    share, flag = narrow_share(stat)
     q = ("Δ slope d lnL/d lnC" if estimator == "frontier_slope" else "Δγ") + \
         f" (drop smallest {decades:.2g} decade(s) − all)"
     point_mask = parts(cells.means()[None])[2]
@@ -108,5 +119,6 @@ def fit_region_shift(runs, estimator: str = "compute_optimal_exponent", *, drop_
                "estimator": estimator, "window_resampled": resampled,
                **({"seed_exponent": pipeline.SEED_EXPONENTS["fit_region_shift_slope"]}
                   if estimator == "frontier_slope" else {}),
-               **{k: v for k, v in kw.items() if isinstance(v, (str, int, float))}}
-    return choice.apply(_estimate(res, q, cells.n_runs, details, narrow_window_reason(res) if resampled else ""))
+               **share, **{k: v for k, v in kw.items() if isinstance(v, (str, int, float))}}
+    reason = "; ".join(r for r in (narrow_window_reason(res) if resampled else "", flag) if r)
+    return choice.apply(widen_if_narrow(_estimate(res, q, cells.n_runs, details, reason), choice))

@@ -11,7 +11,7 @@ from pytest_scaling import fits
 from pytest_scaling.bootstrap import Cells, seed_bootstrap
 from pytest_scaling.claims import Estimate
 from pytest_scaling.errors import FitError
-from pytest_scaling.estimators.common import _estimate, _ols_slope_batched, cells_from_runs
+from pytest_scaling.estimators.common import _estimate, _ols_slope_batched, cells_from_runs, expanded, t_expansion
 
 #: Points (and residual pool) up to this many nats of ln loss above each width's seed-mean minimum.
 LR_LEVEL = fits.LR_LEVEL
@@ -63,6 +63,29 @@ def _near_pool(cells: Cells, groups, level: float) -> np.ndarray:
     return pool
 
 
+def _curve_cells(cells: Cells, groups) -> Cells:
+    """``cells`` with each width's sweep as one chain group: a resample draws seed ids per width and uses
+    each drawn seed at every LR of that width, so a (width, seed) sweep curve stays whole."""
+    width_id = np.zeros(cells.n_cells, int)
+    for j, (_, idx, _, _, _) in enumerate(groups):
+        width_id[idx] = j
+    return dataclasses.replace(cells, chain=width_id, chain_pos=None)
+
+
+def _curve_df(cells: Cells, groups) -> float:
+    """Satterthwaite degrees of freedom of the slope's variance under whole-curve resampling.
+
+    The slope is linear in the widths' vertices, Σ c_w v_w (c_w = OLS weights on ln fan_in), and each
+    width's vertex variance is estimated from its own k_w seed curves (k_w − 1 df). With the variances
+    taken alike across widths (the design, not the data: a 1-df estimate per width would make the df
+    itself noisy), df = (Σ c_w²)² / Σ c_w⁴/(k_w − 1); 3 widths × 2 seeds: 2.0 (the middle width carries
+    almost no weight in the slope), × 3 seeds: 4.0."""
+    x = np.array([g[4] for g in groups])
+    c2 = (x - x.mean()) ** 2
+    k = np.array([np.unique(cells.seeds[idx][cells.seeds[idx] >= 0]).size for _, idx, _, _, _ in groups])
+    return float(c2.sum() ** 2 / (c2 ** 2 / np.maximum(k - 1, 1)).sum())
+
+
 def _lr_stat(cells: Cells, level: float = LR_LEVEL, half_window: int | None = None, **_):
     widths, groups = _lr_groups(cells)
     m = cells.means()[:, 0]
@@ -106,20 +129,38 @@ def lr_fan_in_slope(sweep_runs, *, level: float = LR_LEVEL, half_window: int | N
     the slope; ``lr_optima`` inherit that offset).
     ``half_window=h``: the old window of the best point ±h points (for comparison).
 
-    Seed bootstrap (every resample redoes the windows and vertices). With 2 seeds
-    (``scheme='pooled'``) the residual pool is restricted by the same level: cells within
-    ``level`` of their width's seed-mean minimum share one pool across widths; every other
-    cell (up the wall, where one seed may collapse: residuals of 0.14–0.85 nats against
-    ~0.04 at the optimum) resamples its own seeds. Pooling every cell handed the wall's
-    noise to the cells that decide LR*: the interval was about twice too wide (simulated
-    7-point sweeps, true slope −0.5: median width 1.16 → 0.59, coverage 97.6% → 95.4%;
-    13 points: 1.43 → 0.68, 100% → 97.0%; see tests/unit/test_lr_interval.py).
+    Seed bootstrap (every resample redoes the windows and vertices) of whole sweep curves
+    (``scheme='auto'``, or ``'curve'``): the runs of one (width, seed) sweep share their
+    initialisation and data order, so their noise is correlated along the LR axis (a seed whose
+    optimum sits a little higher moves every point of its curve). Each resample draws, per width,
+    that width's seed ids with replacement and uses each drawn seed at every LR (its whole curve,
+    residuals inflated by sqrt(k/(k−1)); a drawn seed whose run at some LR diverged takes one of that
+    cell's own seeds there). With k seeds a width's vertex variance rests on k − 1 df, so the
+    percentile interval is expanded by t/z at the slope's Satterthwaite df under the design's weights,
+    (Σ c_w²)² / Σ c_w⁴/(k_w − 1), c_w the OLS weights on ln fan_in: 2.0 for 3 widths × 2 seeds (the
+    middle width barely weighs in a slope), 4.0 with 3 seeds. On simulated 2-seed 7-point sweeps with
+    a per-curve offset of the optimum (sd 0.3 in ln LR) and uneven noise growing up the wall, true slope
+    −0.5, 400 replicates: coverage 94.3% (median width 1.08), against 86.8% (0.62) for the cell-wise
+    pooled scheme below, which treats one curve's points as independent draws
+    (tests/unit/test_lr_curves.py). With 2 seeds a width has three distinct draws, so the percentile
+    interval at any level past 95% reads the same extreme draws (the expansion is computed at 95%).
+
+    ``scheme='pooled'`` (or ``'cell'``, ``'seed'``): the earlier cell-wise resampling, for comparison.
+    Under 'pooled' the residual pool is restricted by the same level: cells within ``level`` of their
+    width's seed-mean minimum share one pool across widths; every other cell (up the wall, where one
+    seed may collapse: residuals of 0.14–0.85 nats against ~0.04 at the optimum) resamples its own
+    seeds. Pooling every cell handed the wall's noise to the cells that decide LR*: the interval was
+    about twice too wide (simulated 7-point sweeps with independent noise per run, true slope −0.5:
+    median width 1.16 → 0.59, coverage 97.6% → 95.4%; 13 points: 1.43 → 0.68, 100% → 97.0%; see
+    tests/unit/test_lr_interval.py).
 
     If any width's optimum is at the sweep's edge the estimate carries a ``reason`` and
     every claim on it is inconclusive: a slope fitted to edge optima reproduces the
     sweep's design, not the optimum.
     ``details["lr_optima"]`` = ``{width: [lr_mult*, 2.5%, 97.5%]}`` (seed-bootstrap percentiles
-    of each width's optimum, in units of the swept multiplier) for the report's plot;
+    of each width's optimum, in units of the swept multiplier, not expanded: a plot aid) for the
+    report's plot; ``details["bootstrap_unit"]``, ``["interval_expansion"]`` and ``["expansion_df"]``
+    the resampling unit and the t/z expansion;
     ``details["lr_window"]`` the window and pool rule; ``details["window_sensitivity"]``
     the slope and each width's lr_mult* with the level halved and doubled and with the
     ±2-point window; ``details["distance_from_mup"]`` = slope − (−1), the gap to the
@@ -128,7 +169,17 @@ def lr_fan_in_slope(sweep_runs, *, level: float = LR_LEVEL, half_window: int | N
     cells = cells_from_runs(sweep_runs)
     stat, info, reason, groups = _lr_stat(cells, level=level, half_window=half_window)
     pool = _near_pool(cells, groups, level)
-    res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme, pool=pool)
+    curves = scheme in ("auto", "curve")
+    df = factor = None
+    if curves:
+        df = _curve_df(cells, groups)
+        factor = t_expansion(df)
+        res = seed_bootstrap(_curve_cells(cells, groups), stat, n_resamples=n_resamples, seed=seed, scheme="chain")
+        res = dataclasses.replace(expanded(res, factor), method=(
+            f"seed bootstrap (whole (width, seed) sweep curves, percentile expanded ×{factor:.3f}: t/z at "
+            f"{df:.1f} df)"))
+    else:
+        res = seed_bootstrap(cells, stat, n_resamples=n_resamples, seed=seed, scheme=scheme, pool=pool)
     point, boot = stat.ln_mult[0][0], np.concatenate(stat.ln_mult[1:], 0)
     optima = {}
     for j, w in enumerate(info["widths"]):
@@ -152,7 +203,11 @@ def lr_fan_in_slope(sweep_runs, *, level: float = LR_LEVEL, half_window: int | N
                           "pool": f"residuals pooled over the {n_near} cells within {level:g} nats of their "
                                   f"width's minimum; other cells resample their own seeds (scheme 'pooled' only)",
                           "near_cells": n_near},
+            "bootstrap_unit": ("(width, seed) sweep curve: seeds drawn per width, each at every LR" if curves
+                               else "configuration (cell): each LR's seeds drawn independently"),
             "window_sensitivity": sens}
+    if curves:
+        info.update(interval_expansion=factor, expansion_df=df)
     est = _estimate(res, "slope d lnLR*/d ln fan_in", cells.n_runs, info, reason)
     return dataclasses.replace(est, to_decide=_widen_sweep(cells, per_width=info["per_width"])) if reason else est
 

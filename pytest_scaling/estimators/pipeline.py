@@ -262,8 +262,8 @@ def _scheme(pipe: Pipeline, scheme: str) -> str:
     widths, biased low where the noise is largest) needs the noise level from every chain. Measured
     on uneven AR(1) chains (150 replicates, 3 seeds, slope in the re-chosen window against the law's):
     per-chain 0.88, pooled chain residuals 0.947."""
-    if scheme != "auto" or pipe.window is None or not pipe.cells.has_chains:
-        return scheme
+    if scheme != "auto" or pipe.window is None or not pipe.cells.has_chains or int(pipe.cells.counts.max()) == 1:
+        return scheme  # one seed per run: "auto" resolves to the residual bootstrap (bootstrap.surface_residuals)
     return "chain-pooled" if np.median(pipe.cells.counts) < POOL_BELOW_SEEDS else "chain"
 
 

@@ -27,6 +27,12 @@ Record ``details`` keys that the plots understand (all optional):
     ``α in …``; details E, A, alpha): the saturating fit drawn on the compute-vs-loss plot
     (refitted on the plotted frontier when no such record exists).
 
+Record keys the plugin adds from the claim's module (all optional): ``finding`` and ``source``
+(from its docstring) head the group of its claims on the page, ``module`` names the group (else
+the nodeid's file does), and ``plots`` (the module's ``SCALING_PLOTS``: plot stems of
+:data:`PLOTS`, the one most its own first) puts each plot beside the group that names it
+earliest; a plot no group names goes to the page's final "Plots" section.
+
 Record keys ``window`` (``[C_lo, C_hi]``, the compute range the estimate used, or None
 for every run) and ``to_decide`` (inconclusive only: the smallest change that would
 decide the claim) are shown per claim. A record with ``estimate`` None is a claim this

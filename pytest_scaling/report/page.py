@@ -23,16 +23,6 @@ from pytest_scaling.report.format import (
 )
 from pytest_scaling.report.plots import BINDING_STYLE, PLOTS
 
-#: Which claim module (file stem) each plot supports, in order of preference: a plot goes to the first
-#: of these groups the report has, else to the final "Plots" section.
-PLOT_HOMES: dict[str, tuple[str, ...]] = {
-    "compute_loss": ("test_frontier",),
-    "compute_error": ("test_accuracy", "test_frontier"),
-    "nopt": ("test_compute_optimal",),
-    "dropout": ("test_dropout",),
-    "lr_sweep": ("test_lr_fan_in",),
-}
-
 VERDICTS = ("confirmed", "refuted", "inconclusive")
 
 _CSS = """
@@ -234,29 +224,35 @@ def _group_key(claim: Mapping) -> str:
 
 
 def _groups(claims: Sequence[Mapping]) -> list[dict]:
-    """Claims by module, in order of first appearance, each headed by its finding (or its file)."""
+    """Claims by module, in order of first appearance, each headed by its finding (or its file), with
+    the plots its claims say they feed (their ``plots`` key), in the order they name them."""
     groups: dict[str, dict] = {}
     for c in claims:
         key = _group_key(c)
-        group = groups.setdefault(key, {"key": key, "claims": [], "finding": None, "source": None, "file": None})
+        group = groups.setdefault(key, {"key": key, "claims": [], "finding": None, "source": None, "file": None,
+                                        "plots": []})
         group["claims"].append(c)
         group["finding"] = group["finding"] or c.get("finding")
         group["source"] = group["source"] or c.get("source")
         group["file"] = group["file"] or (str(c.get("nodeid") or "").split("::")[0] or None)
+        plots = c.get("plots") or ()
+        group["plots"] += [str(stem) for stem in ([plots] if isinstance(plots, str) else plots)
+                           if str(stem) not in group["plots"]]
     return list(groups.values())
 
 
 def _plot_homes(groups: Sequence[Mapping], plots: Mapping[str, str]) -> tuple[dict[str, list[str]], list[str]]:
-    """Each plot's group (by :data:`PLOT_HOMES`) and the plots no group on this page claims."""
-    keys = {g["key"] for g in groups}
+    """Each plot's group and the plots no group on this page claims. A plot goes to the group that names
+    it earliest in its ``plots`` (a claim module lists the plot most its own first; on a tie, the first
+    group on the page), so the page needs no claim module's name."""
     homes: dict[str, list[str]] = {}
     rest = []
     for stem in plots:
-        home = next((k for k in PLOT_HOMES.get(stem, ()) if k in keys), None)
-        if home is None:
+        ranked = [(g["plots"].index(stem), i) for i, g in enumerate(groups) if stem in g["plots"]]
+        if not ranked:
             rest.append(stem)
         else:
-            homes.setdefault(home, []).append(stem)
+            homes.setdefault(groups[min(ranked)[1]]["key"], []).append(stem)
     return homes, rest
 
 

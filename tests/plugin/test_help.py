@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from pytest_scaling import plugin
+from pytest_scaling import options
 from pytest_scaling.cli import build_parser
 
-OPTIONS = {f"--scaling-{suffix}" for suffix, *_ in plugin._VALUE_OPTIONS + plugin._FLAG_OPTIONS}
+OPTIONS = {option.flag for option in options.OPTIONS if option.command_line}
 
 
 def test_pytest_help_lists_every_scaling_option(pytester):

@@ -1,4 +1,4 @@
-"""Installed but unused, the plugin costs nothing: no torch or scipy, no dataset, no header, no
+"""Installed but unused, the plugin costs nothing: no numpy, torch or scipy, no dataset, no header, no
 summary, no report, until a claim is collected or a --scaling-* option is given."""
 
 import json
@@ -12,7 +12,7 @@ import pytest
 import pytest_scaling
 
 REPO = Path(pytest_scaling.__file__).resolve().parents[1]
-HEAVY = ("torch", "scipy", "statsmodels", "matplotlib")
+HEAVY = ("torch", "scipy", "statsmodels", "matplotlib", "numpy")
 
 #: In a fresh interpreter: import the plugin, then run pytest in-process on a project without claims
 #: (only this plugin loaded, so another plugin's imports cannot mask or fake ours).

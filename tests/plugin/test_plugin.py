@@ -45,7 +45,9 @@ def test_claims_reach_junit_xml(project, tmp_path):
     (["--scaling-confidence=2"], "--scaling-confidence must be a number in [0.5, 1)"),
     (["--scaling-device=tpu"], "unknown device 'tpu'"),
     (["--scaling-group-size=0"], "--scaling-group-size must be a positive integer"),
-    (["--scaling-precision=fp16"], "unknown precision 'fp16'; use one of: fp32, bf16, auto"),
+    (["--scaling-precision=fp16"], "--scaling-precision: unknown precision 'fp16'; choose one of: fp32, bf16, auto"),
+    (["--scaling-executor=slurm"], "--scaling-executor: unknown executor 'slurm'; choose one of: auto, local"),
+    (["--scaling-workers=x"], "--scaling-workers must be a positive integer, got 'x'"),
     (["--scaling-compare-fail=gamma:0.05"], "needs --scaling-compare"),
 ])
 def test_bad_options_are_usage_errors(project, args, fragment):

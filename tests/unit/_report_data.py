@@ -96,20 +96,25 @@ SATURATING_FIT = {"E": 0.449, "A": 57.0, "alpha": 0.203}
 
 
 def origin(stem: str) -> dict:
-    """The keys the plugin adds to a record of claims/<stem>.py: its finding, source and module."""
+    """The keys the plugin adds to a record of claims/<stem>.py: its finding, source, module and the
+    plots it feeds (its ``SCALING_PLOTS``)."""
     from pytest_scaling.claims import module_finding
 
-    finding, source = module_finding(ast.get_docstring(ast.parse((CLAIMS / f"{stem}.py").read_text())))
-    return {"finding": finding, "source": source, "module": stem}
+    tree = ast.parse((CLAIMS / f"{stem}.py").read_text())
+    plots = next((ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                  and any(getattr(t, "id", None) == "SCALING_PLOTS" for t in node.targets)), ())
+    finding, source = module_finding(ast.get_docstring(tree))
+    return {"finding": finding, "source": source, "module": stem, "plots": list(plots)}
 
 
 def synthetic_records() -> list[dict]:
     """Three confirmed, one refuted (NaN estimate) and two inconclusive claims: one whose CI straddles
     its region (with what would decide it) and one the budget could not estimate at all.
 
-    Four records carry the plugin's ``finding``/``source``/``module`` keys; the others, like an old
-    baseline's, have only their nodeid to be grouped by (the nopt record's module and the undecided
-    record's nodeid name the same file, so both paths meet in one group)."""
+    Four records carry the plugin's ``finding``/``source``/``module``/``plots`` keys; the others, like an
+    old baseline's, have only their nodeid to be grouped by (the nopt record's module and the undecided
+    record's nodeid name the same file, so both paths meet in one group), the dropout one with the plot
+    it feeds and the LR one without."""
     base = dict(confidence=0.95, method="seed bootstrap", n_resamples=1000, p_value=None, reason="", to_decide="",
                 window=None)
     window = synthetic_design()["window"]
@@ -127,7 +132,7 @@ def synthetic_records() -> list[dict]:
                                       "isoflop": [[c, n * 1.2] for c, n in gamma_pts[1:5]]},
                       "nopt_fits": {"isoflop": {"slope": 0.4, "prefactor": 0.024}}, "window": list(window)}),
         dict(base, nodeid="claims/test_dropout.py::test_dropout_shifts_gamma", name="dropout shifts γ",
-             quantity="Δγ (p=0.2 − 0)", estimate=0.02, ci_low=-0.06, ci_high=0.09, expected="≠ 0",
+             plots=["dropout"], quantity="Δγ (p=0.2 − 0)", estimate=0.02, ci_low=-0.06, ci_high=0.09, expected="≠ 0",
              verdict="inconclusive", runs=504, reason="CI contains 0", window=list(window),
              to_decide="≈2.3× today's seeds (CI half-width 0.075 must clear the nearest boundary, 0.02 away, "
                        "with 80% power; CIs shrink as 1/√seeds): 5 seeds: add to scaling_budgets the line "

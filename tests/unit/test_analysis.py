@@ -152,9 +152,11 @@ def test_diverged_runs_are_dropped_and_all_diverged_is_an_error():
     assert e.runs == 231 - 2
 
 
-def test_single_seed_grid_cannot_be_bootstrapped():
-    with pytest.raises(FitError, match="single seed"):
-        A.frontier_slope(S.make_grid(rng=1, seeds=(0,)))
+def test_single_seed_grid_is_bootstrapped_over_residuals():
+    """One seed per configuration (a sweep imported without seeds): the residual bootstrap, named as such."""
+    est = A.frontier_slope(S.make_grid(rng=1, seeds=(0,)), n_resamples=200)
+    lo, hi = est.ci()
+    assert "no seeds" in est.method and lo < est.value < hi
 
 
 def test_too_few_slices_for_gamma():

@@ -36,6 +36,14 @@ Family B's flat bottom leaves LR* poorly pinned (sd of the estimate ~0.2) and th
 bootstrap, re-noising an already noisy flat bottom, over-disperses (with the true noise
 model too), so its intervals lean conservative. The tests below use 200 replicates
 (seeds 70000+) to stay fast.
+
+The table above is the cell-wise bootstrap (now ``scheme='pooled'``). The default now resamples
+whole (width, seed) sweep curves, t/z-expanded (tests/unit/test_lr_curves.py: on curves that share
+an offset of the optimum it covers 94% where the cell-wise one covers 87%). On these sweeps, whose
+noise is independent per run, 200 replicates (seeds 70000+), coverage / median width, whole curves
+vs cell-wise near-minimum pool: 2×A 94.5% / 0.69 vs 97.0% / 0.55; √2×A 92.5% / 0.82 vs 96.5% /
+0.70; 2×B 93.0% / 0.99 vs 98.5% / 0.88; √2×B 92.5% / 1.13 vs 98.0% / 0.84. With 2 seeds a width's
+vertex variance rests on one df, and the expansion (t/z at ≈2 df) pays for it in width.
 """
 
 import functools
@@ -108,10 +116,11 @@ def uneven_sweep(rng, design="2x", family="A", ln_m=None, noise=True) -> RunTabl
 
 
 @functools.cache
-def coverage_run(design, family):
+def coverage_run(design, family, scheme="auto"):
     hits, widths, points = [], [], []
     for r in range(REPLICATES):
-        e = A.lr_fan_in_slope(uneven_sweep(70_000 + r, design, family), n_resamples=RESAMPLES, seed=r)
+        e = A.lr_fan_in_slope(uneven_sweep(70_000 + r, design, family), n_resamples=RESAMPLES, seed=r,
+                              scheme=scheme)
         lo, hi = e.ci(0.95)
         hits.append(lo <= TRUE_SLOPE <= hi)
         widths.append(hi - lo)
@@ -124,9 +133,17 @@ def test_lr_interval_is_calibrated_on_uneven_basins(design):
     cov, width, points = coverage_run(design, "A")
     print(f"{design}: coverage {cov:.3f}, median width {width:.3f}, sd of the estimate {points.std():.3f}")
     assert 0.92 <= cov <= 0.98
-    # the old interval (residuals pooled over every cell, the wall's too) was 1.16 / 1.43 wide here
-    assert width < 0.8
+    assert width < 0.95  # whole curves at ≈2 df: 0.69 / 0.82
     assert abs(np.median(points) - TRUE_SLOPE) < 0.08
+
+
+@pytest.mark.parametrize("design", ["2x", "sqrt2x"])
+def test_near_minimum_pool_halves_the_cell_wise_interval(design):
+    """The cell-wise bootstrap (scheme='pooled') with the near-minimum pool: residuals pooled over every
+    cell, the wall's too, gave intervals 1.16 / 1.43 wide here; the pool restricted by level 0.55 / 0.70."""
+    cov, width, _ = coverage_run(design, "A", "pooled")
+    assert 0.92 <= cov <= 0.98
+    assert width < 0.8
 
 
 @pytest.mark.parametrize("design", ["2x", "sqrt2x"])
@@ -135,7 +152,7 @@ def test_lr_interval_covers_on_flat_bottomed_basins(design):
     cov, width, points = coverage_run(design, "B")
     print(f"{design} flat: coverage {cov:.3f}, median width {width:.3f}, sd of the estimate {points.std():.3f}")
     assert 0.92 <= cov <= 0.99
-    assert width < 1.05  # old: 1.37 / 1.71
+    assert width < 1.3  # whole curves: 0.99 / 1.13; cell-wise near-minimum pool 0.88 / 0.84, all cells 1.37 / 1.71
     assert abs(np.median(points) - TRUE_SLOPE) < 0.1
 
 
@@ -236,11 +253,12 @@ def curve_shared_sweep(rng, design="2x", family="A", level=0.05, tilt=0.03) -> R
 
 
 def test_lr_interval_is_not_short_when_a_sweep_shares_its_noise():
-    """The cells of one (width, seed) sweep share noise; the bootstrap resamples cells (whole curves of
-    2 seeds would give 3 distinct means per width). Measured: 0.98 coverage, median width 0.97 (150
-    replicates): conservative under curve-shared noise, never short."""
+    """The cells of one (width, seed) sweep share noise (a level shift and a tilt in ln LR); the default
+    resamples whole curves (2 seeds: 3 distinct draws per width, hence the t/z expansion at ≈2 df).
+    Measured, 150 replicates: 0.933 coverage, median width 0.99 (cell-wise near-minimum pool: 0.987,
+    1.05; the tilt moves each curve's vertex but its cells' residuals are small near the optimum)."""
     hits = []
     for r in range(150):
         lo, hi = A.lr_fan_in_slope(curve_shared_sweep(70_000 + r), n_resamples=RESAMPLES, seed=r).ci()
         hits.append(lo <= TRUE_SLOPE <= hi)
-    assert np.mean(hits) >= 0.93
+    assert np.mean(hits) >= 0.92

@@ -589,7 +589,7 @@ def test_index_html_puts_each_plot_with_the_claims_it_supports(written):
     assert re.findall(r'<figure id="([^"]+)"', frontier) == ["compute_loss", "compute_error"]
     assert re.findall(r'<figure id="([^"]+)"', _section(page, records[NOPT]["finding"])) == ["nopt"]
     assert re.findall(r'<figure id="([^"]+)"', _section(page, "claims/test_dropout.py")) == ["dropout"]
-    # the LR record's module (test_lr) is not the one lr_sweep supports: it goes to the final Plots
+    # the LR record names no plot it feeds (an old record): lr_sweep goes to the final Plots
     rest = page[page.index("<h2>Plots</h2>"):]
     assert re.findall(r'<figure id="([^"]+)"', rest) == ["lr_sweep"]
     assert page.index("<h2>Design</h2>") < page.index("<h2>Plots</h2>")
@@ -598,8 +598,31 @@ def test_index_html_puts_each_plot_with_the_claims_it_supports(written):
         assert f"<figcaption>{html.escape(caption)}</figcaption>" in page
 
 
+def test_a_plot_goes_to_the_group_that_names_it_first():
+    """The page knows no claim module: each record says which plots it feeds (its module's SCALING_PLOTS),
+    and a plot two groups name goes to the one that lists it earliest (on a tie, the first on the page)."""
+    from tests.unit._report_data import origin
+
+    records = synthetic_records()
+    accuracy = dict(records[FRONTIER], **origin("test_accuracy"), nodeid="claims/test_accuracy.py::test_error",
+                    name="error rate falls")
+    assert origin("test_frontier")["plots"] == ["compute_loss", "compute_error"]
+    assert origin("test_accuracy")["plots"] == ["compute_error"]
+    images = {stem: f"{stem}.png" for stem, _, _ in report.PLOTS}
+    page = report.render_html({"claims": records + [accuracy]}, images)
+    assert re.findall(r'<figure id="([^"]+)"', _section(page, records[FRONTIER]["finding"])) == ["compute_loss"]
+    assert re.findall(r'<figure id="([^"]+)"', _section(page, accuracy["finding"])) == ["compute_error"]
+    renamed = [dict(r, module="my_" + (r.get("module") or "x"), nodeid="elsewhere/" + r["nodeid"]) for r in records]
+    page = report.render_html({"claims": renamed}, images)  # grouping follows the records, not file names
+    assert re.findall(r'<figure id="([^"]+)"', _section(page, records[FRONTIER]["finding"])) == [
+        "compute_loss", "compute_error"]
+    tie = [dict(r, plots=["nopt"]) for r in records[:2]]  # two groups name nopt first: the first group gets it
+    page = report.render_html({"claims": tie}, {"nopt": "nopt.png"})
+    assert re.findall(r'<figure id="([^"]+)"', _section(page, records[FRONTIER]["finding"])) == ["nopt"]
+
+
 def test_index_html_groups_records_without_module_or_nodeid_under_claims():
-    rep = {"claims": [dict(r, nodeid="", module=None, finding=None) for r in synthetic_records()[:2]]}
+    rep = {"claims": [dict(r, nodeid="", module=None, finding=None, plots=None) for r in synthetic_records()[:2]]}
     page = report.render_html(rep, {"nopt": "nopt.png"})
     assert page.count("<section") == 1 and "<h2>Claims</h2>" in page
     assert '<figure id="nopt">' in page[page.index("<h2>Plots</h2>"):]

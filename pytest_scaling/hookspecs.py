@@ -1,0 +1,1 @@
+"""pytest-scaling's hook specifications; see README."""
