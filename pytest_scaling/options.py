@@ -69,7 +69,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("data-dir", "directory with the IDX files or a torchvision root (env PYTEST_SCALING_DATA_DIR)",
            field="data_dir", cli=_GRID),
     Option("device", "auto, cpu, cuda, cuda:N or mps", "auto", field="device", cli=_GRID),
-    Option("precision", "forward-pass arithmetic: auto (bf16 where native and a short probe measures it faster, else fp32), "
+    Option("precision", "forward-pass arithmetic: auto (bf16 where native and a short probe measures it faster, "
+                        "else fp32), "
                         "fp32 or bf16", "auto",
            kind="choice", choices="pytest_scaling.runs:PRECISION_OPTIONS", field="precision", cli=_GRID),
     Option("cache-dir", "run cache directory (env PYTEST_SCALING_CACHE; default: the user cache dir)",

@@ -81,7 +81,7 @@ def test_bad_files_name_the_row_and_the_column(tmp_path, rows, columns, message)
 
 def test_a_unit_mix_up_is_named(tmp_path):
     path = _write(tmp_path / "u.csv", [(1e6, 1e9, 3.0, 0, 1e8)], "params,tokens,val_loss,seed,flops")
-    with pytest.raises(ImportFailed, match="row 2: compute C=1e\\+08 .* smaller than the data D"):
+    with pytest.raises(ImportFailed, match=r"row 2: compute C=1e\+08 .* smaller than the data D"):
         read_sweep(path, COLUMNS + " C=flops")
     path.write_text("params,tokens,val_loss,seed,flops\n1e6,1e3,3.0,0,1e8\n")
     with pytest.raises(ImportFailed, match="less than one FLOP per parameter"):
