@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--precisions", default="auto", help="fp32, bf16 and/or auto, comma-separated")
     args = parser.parse_args()
     from pytest_scaling.device import native_bf16, resolve_device
-    from pytest_scaling.precision import resolve_precision
+    from pytest_scaling.auto_precision import resolve_precision
 
     device = resolve_device(args.device)
     precisions = list(dict.fromkeys(resolve_precision(p, device) for p in args.precisions.split(",")))

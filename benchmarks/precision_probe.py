@@ -19,7 +19,7 @@ import time
 import torch
 
 from pytest_scaling.device import default_group_size, device_model, native_bf16, resolve_device
-from pytest_scaling.precision import choose_precision
+from pytest_scaling.auto_precision import choose_precision
 from pytest_scaling.precision_probe import BF16_MARGIN, PROBE_WIDTHS, time_passes, time_probe
 
 

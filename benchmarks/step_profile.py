@@ -27,7 +27,8 @@ from pytest_scaling.budgets import get_budget
 from pytest_scaling.data import load_dataset, resolve_dataset
 from pytest_scaling.device import keep_freed_host_memory
 from pytest_scaling.models import GroupedCNN, init_member
-from pytest_scaling.precision import forward_precision, resolve_precision
+from pytest_scaling.auto_precision import resolve_precision
+from pytest_scaling.precision import forward_precision
 from pytest_scaling.train import TrainSettings, _Adam, _epoch_steps
 
 BATCH = 64

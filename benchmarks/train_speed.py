@@ -31,7 +31,7 @@ from pytest_scaling.budgets import DEFAULT_LR_SCALE
 from pytest_scaling.data import load_dataset, resolve_dataset
 from pytest_scaling.executors import TrainJob, make_executor
 from pytest_scaling.models import fan_in
-from pytest_scaling.precision import resolve_precision
+from pytest_scaling.auto_precision import resolve_precision
 from pytest_scaling.runner import default_group_size
 from pytest_scaling.runs import RunSpec
 from pytest_scaling.train import TrainSettings

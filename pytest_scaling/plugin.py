@@ -41,9 +41,7 @@ def __getattr__(name: str):
 def pytest_addhooks(pluginmanager) -> None:
     from pytest_scaling import hookspecs
 
-    # pluggy refuses a spec module without specs: register once hookspecs declares some.
-    if any(name.startswith("pytest_") and callable(value) for name, value in vars(hookspecs).items()):
-        pluginmanager.add_hookspecs(hookspecs)
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -234,6 +232,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus) -> None:
             runs = None
     meta = state.meta()
     current = report.build_report_json(state.records, meta, runs)
+    config.hook.pytest_scaling_update_report_json(config=config, report=current)
     if state.report_dir:
         report.write_report(state.report_dir, state.records, meta, runs, report_json=current)
     if state.compare:

@@ -28,14 +28,12 @@ bf16 is native, bf16 only if a short probe of the grid's training step measures 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
 from pytest_scaling.device import native_bf16
-from pytest_scaling.runs import precision_option
 
 
 class _Bf16Round(torch.autograd.Function):
@@ -115,54 +113,3 @@ def exact_fp32(device: torch.device) -> None:
 def bf16_arithmetic(device: torch.device) -> str:
     """How this device computes bf16: ``native`` or ``rounded`` (fp32 kernels, see :class:`RoundToBf16`)."""
     return "native" if native_bf16(device) else "rounded"
-
-
-@dataclass(frozen=True)
-class PrecisionChoice:
-    """The precision a session trains in, and why: ``reason`` is one line for the header (empty
-    where the option named the precision), ``probe`` the measurement behind an ``auto`` choice."""
-
-    precision: str
-    reason: str = ""
-    probe: object = None  # precision_probe.ProbeResult, where one decided
-
-    @property
-    def label(self) -> str:
-        """``fp32``, or ``bf16 (auto: native, measured 1.31× faster)``."""
-        return f"{self.precision} ({self.reason})" if self.reason else self.precision
-
-
-def choose_precision(option: str, device: torch.device, probe_dir=None, timer=None) -> PrecisionChoice:
-    """Turn ``--scaling-precision`` into ``fp32`` or ``bf16`` for this device, with the reason.
-
-    ``auto`` takes fp32 where the device has no bf16 hardware, without measuring: there bf16 is
-    rounded around fp32 kernels (module docstring), the same kernels plus the roundings, never
-    faster. Where bf16 is native, ``precision_probe`` times the grid's training step in both and
-    ``auto`` takes bf16 only if it is at least ``BF16_MARGIN`` faster: on an avx512_bf16 EPYC the
-    whole ``small`` grid was slower in bf16 (459 s against 428 s) although its biggest kernel is
-    faster. ``probe_dir``: where the measurement is cached per device model (the run cache), None
-    for nowhere; ``timer``: the measurement (tests inject one; see ``precision_probe.measure``). A
-    probe that fails gives fp32, and says so."""
-    name = precision_option(option)
-    if name != "auto":
-        return PrecisionChoice(name)
-    if not native_bf16(device):
-        return PrecisionChoice("fp32", "auto: no bf16 hardware here; rounded bf16 is slower")
-    from pytest_scaling.precision_probe import BF16_MARGIN, measure
-
-    try:
-        probe, _cached = measure(device, probe_dir, timer)
-    except Exception as error:  # a failed probe must not fail the session
-        return PrecisionChoice("fp32", f"auto: bf16 probe failed ({type(error).__name__}): fp32")
-    speedup = probe.speedup
-    if speedup >= BF16_MARGIN:
-        return PrecisionChoice("bf16", f"auto: native, measured {speedup:.2f}× faster", probe)
-    if speedup >= 1:
-        return PrecisionChoice("fp32", f"auto: bf16 measured only {speedup:.2f}× faster here "
-                                       f"(under {BF16_MARGIN:.2f}×)", probe)
-    return PrecisionChoice("fp32", f"auto: bf16 measured {1 / speedup:.2f}× slower here", probe)
-
-
-def resolve_precision(option: str, device: torch.device, probe_dir=None, timer=None) -> str:
-    """``choose_precision``'s precision alone: ``fp32`` or ``bf16``."""
-    return choose_precision(option, device, probe_dir, timer).precision

@@ -34,7 +34,7 @@ class ScalingOptions:
     ray_address: str | None = None
     #: Forward-pass arithmetic: auto, fp32 or bf16. auto (the default) is fp32 where the device has no bf16
     #: hardware (rounded bf16 is slower than fp32) and, where it has, bf16 only if a short probe cached in
-    #: the run cache measures it faster (precision.choose_precision). On `precision`,
+    #: the run cache measures it faster (auto_precision.choose_precision). On `precision`,
     #: claims/test_precision.py confirmed that bf16 leaves the frontier's level, γ and the tilt of loss
     #: against compute within tolerance; the frontier slope's own Δ stayed inconclusive (README, "Precision").
     precision: str = "auto"
@@ -152,7 +152,7 @@ class ScalingSession:
         if self._budget.precision != "fp32":
             return self._budget.precision
         if self._precision is None:
-            from pytest_scaling.precision import choose_precision
+            from pytest_scaling.auto_precision import choose_precision
 
             option = precision_option(self.options.precision)
             imported = self._imported_precision() if self.options.import_csv and option == "auto" else None
@@ -318,7 +318,7 @@ class ScalingSession:
         """None → the session's; ``auto`` resolved here; one the budget does not train → ScalingError."""
         from pytest_scaling.budgets import PROTOCOL_BUDGETS
         from pytest_scaling.errors import ScalingError
-        from pytest_scaling.precision import resolve_precision
+        from pytest_scaling.auto_precision import resolve_precision
 
         if precision is None:
             return self.precision

@@ -99,3 +99,18 @@ def test_the_cli_checks_options_as_the_plugin_does(capsys):
     assert "--group-size must be a positive integer, got '0'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="--scaling-family: unknown policy 'all'; choose one of: finding"):
         options.check(options.BY_NAME["family"], "all")
+
+
+def test_a_conftest_hook_adds_to_the_report(project, tmp_path):
+    """pytest_scaling_update_report_json (hookspecs.py): a project's conftest edits report.json."""
+    project.makepyfile(test_claims=MARKED)
+    project.makeconftest('''
+def pytest_scaling_update_report_json(config, report):
+    report["trainer_commit"] = "abc123"
+    report["claims"][0]["note"] = "seen by the hook"
+''')
+    report_dir = tmp_path / "report"
+    result = project.runpytest("--scaling-no-train", f"--scaling-report={report_dir}")
+    result.assert_outcomes(passed=1)
+    report = json.loads((report_dir / "report.json").read_text())
+    assert report["trainer_commit"] == "abc123" and report["claims"][0]["note"] == "seen by the hook"

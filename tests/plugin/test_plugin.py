@@ -91,7 +91,7 @@ def test_xdist_workers_share_the_grid(project, tmp_path):
     result.stdout.fnmatch_lines([f"{len(cached_records)} runs ({len(cached_records)} trained, 0 cached)*"])
     import torch
 
-    from pytest_scaling.precision import resolve_precision
+    from pytest_scaling.auto_precision import resolve_precision
 
     precision = resolve_precision("auto", torch.device("cpu"))
     result.stdout.fnmatch_lines([f"pytest-scaling · cpu, 2 xdist workers × * · {precision}* · torch *"])

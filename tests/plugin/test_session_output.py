@@ -42,7 +42,8 @@ def test_a_log_gets_progress_lines_and_one_line_per_claim(project, monkeypatch):
 def test_header_names_the_resolved_device_precision_and_torch(project):
     import torch
 
-    from pytest_scaling.precision import native_bf16, resolve_precision
+    from pytest_scaling.auto_precision import resolve_precision
+    from pytest_scaling.precision import native_bf16
 
     precision = resolve_precision("auto", torch.device("cpu"))  # the default: fp32 here, bf16 on bf16 CPUs
     result = project.runpytest()

@@ -126,8 +126,9 @@ def test_a_budget_carries_its_precision_into_every_spec():
         parse_budget_line("bad: parent=tiny precision=fp16", dict(BUILTIN_BUDGETS))
 
 
-def test_the_session_resolves_its_precision_once_against_its_device(monkeypatch):
+def test_the_session_resolves_its_precision_once_against_its_device(monkeypatch, tmp_path):
     import pytest_scaling.precision as precision
+    import pytest_scaling.precision_probe as probe
     from pytest_scaling.errors import ScalingError
     from pytest_scaling.session import ScalingOptions, ScalingSession
 
@@ -138,7 +139,9 @@ def test_the_session_resolves_its_precision_once_against_its_device(monkeypatch)
     assert bf16.precision == "bf16" and {s.precision for s in bf16.budget.main_specs()} == {"bf16"}
     calls = []
     monkeypatch.setattr(precision, "native_bf16", lambda d: calls.append(d) or True)
-    auto = ScalingSession(ScalingOptions(budget="tiny", device="cpu", precision="auto"))
+    monkeypatch.setattr(probe, "time_probe", lambda d: (1.0, 0.5))  # bf16 measured 2× faster here
+    monkeypatch.setattr(probe, "_measured", {})
+    auto = ScalingSession(ScalingOptions(budget="tiny", device="cpu", precision="auto", cache_dir=str(tmp_path)))
     assert auto.precision == auto.precision == "bf16" and len(calls) == 1
     assert {s.precision for s in auto.budget.sweep_specs()} == {"bf16"}
     with pytest.raises(ScalingError, match="unknown precision"):

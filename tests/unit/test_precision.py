@@ -5,23 +5,25 @@ import torch
 import torch.nn.functional as F
 
 import pytest_scaling.precision as precision
+
+import pytest_scaling.auto_precision as auto_precision
 from pytest_scaling.models import GroupedCNN, init_member
 
 CPU = torch.device("cpu")
 
 
 def test_precision_option_resolves_per_device(monkeypatch):
-    assert precision.resolve_precision("fp32", CPU) == "fp32"
-    assert precision.resolve_precision(" BF16 ", CPU) == "bf16"  # asked for explicitly: native or rounded
+    assert auto_precision.resolve_precision("fp32", CPU) == "fp32"
+    assert auto_precision.resolve_precision(" BF16 ", CPU) == "bf16"  # asked for explicitly: native or rounded
     with pytest.raises(ValueError, match="unknown precision 'fp16'"):
-        precision.resolve_precision("fp16", CPU)
+        auto_precision.resolve_precision("fp16", CPU)
     monkeypatch.setattr(precision, "native_bf16", lambda _device: False)
-    assert precision.resolve_precision("auto", CPU) == "fp32"  # no bf16 hardware: fp32, unmeasured
+    assert auto_precision.resolve_precision("auto", CPU) == "fp32"  # no bf16 hardware: fp32, unmeasured
     monkeypatch.setattr(precision, "native_bf16", lambda _device: True)  # bf16 hardware: as measured
     for fp32_seconds, expected in ((1.3, "bf16"), (0.7, "fp32")):
         timer = lambda _device, fp32_seconds=fp32_seconds: (fp32_seconds, 1.0)
-        assert precision.resolve_precision("auto", CPU, timer=timer) == expected
-    assert precision.resolve_precision("bf16", CPU, timer=lambda _device: (0.5, 1.0)) == "bf16"  # asked: kept
+        assert auto_precision.resolve_precision("auto", CPU, timer=timer) == expected
+    assert auto_precision.resolve_precision("bf16", CPU, timer=lambda _device: (0.5, 1.0)) == "bf16"  # asked: kept
 
 
 def test_bf16_is_autocast_on_bf16_hardware_and_rounding_elsewhere(monkeypatch):

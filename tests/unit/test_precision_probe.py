@@ -7,6 +7,8 @@ import pytest
 import torch
 
 import pytest_scaling.precision as precision
+
+import pytest_scaling.auto_precision as auto_precision
 import pytest_scaling.precision_probe as probe
 from pytest_scaling.device import device_model
 
@@ -41,7 +43,7 @@ def native(monkeypatch):
     (0.70, "fp32", "auto: bf16 measured 1.43× slower here"),
 ])
 def test_auto_takes_bf16_only_where_measured_faster_by_the_margin(native, fp32_seconds, expected, reason):
-    choice = precision.choose_precision("auto", CPU, timer=Timer(fp32_seconds))
+    choice = auto_precision.choose_precision("auto", CPU, timer=Timer(fp32_seconds))
     assert (choice.precision, choice.reason) == (expected, reason)
     assert choice.label == f"{expected} ({reason})"
     assert math.isclose(choice.probe.speedup, fp32_seconds)
@@ -49,7 +51,7 @@ def test_auto_takes_bf16_only_where_measured_faster_by_the_margin(native, fp32_s
 
 def test_without_bf16_hardware_auto_is_fp32_and_never_probes(monkeypatch, tmp_path):
     monkeypatch.setattr(precision, "native_bf16", lambda _device: False)
-    choice = precision.choose_precision("auto", CPU, probe_dir=tmp_path, timer=never)
+    choice = auto_precision.choose_precision("auto", CPU, probe_dir=tmp_path, timer=never)
     assert (choice.precision, choice.probe) == ("fp32", None)
     assert choice.reason == "auto: no bf16 hardware here; rounded bf16 is slower"
     assert not list(tmp_path.iterdir())
@@ -57,15 +59,15 @@ def test_without_bf16_hardware_auto_is_fp32_and_never_probes(monkeypatch, tmp_pa
 
 def test_a_named_precision_is_kept_unmeasured(native, tmp_path):
     for name in ("fp32", "bf16"):
-        choice = precision.choose_precision(f" {name.upper()} ", CPU, probe_dir=tmp_path, timer=never)
+        choice = auto_precision.choose_precision(f" {name.upper()} ", CPU, probe_dir=tmp_path, timer=never)
         assert (choice.precision, choice.reason, choice.label) == (name, "", name)
     assert not list(tmp_path.iterdir())
 
 
 def test_the_probe_runs_once_per_device_and_its_result_is_on_disk(native, tmp_path):
     timer = Timer(0.03, 0.02)
-    first = precision.choose_precision("auto", CPU, probe_dir=tmp_path, timer=timer)
-    again = precision.choose_precision("auto", CPU, probe_dir=tmp_path, timer=Timer(0.01, 0.02))
+    first = auto_precision.choose_precision("auto", CPU, probe_dir=tmp_path, timer=timer)
+    again = auto_precision.choose_precision("auto", CPU, probe_dir=tmp_path, timer=Timer(0.01, 0.02))
     assert timer.calls == 1 and first == again and again.precision == "bf16"  # the second read the file
     [path] = tmp_path.glob("precision-probe-*.json")
     record = json.loads(path.read_text())
@@ -79,7 +81,7 @@ def test_the_probe_runs_once_per_device_and_its_result_is_on_disk(native, tmp_pa
     "negative", "other torch", "other device",
 ])
 def test_a_corrupt_or_stale_cache_file_is_measured_again(native, tmp_path, content):
-    precision.choose_precision("auto", CPU, probe_dir=tmp_path, timer=Timer(2.0))
+    auto_precision.choose_precision("auto", CPU, probe_dir=tmp_path, timer=Timer(2.0))
     [path] = tmp_path.glob("precision-probe-*.json")
     record = json.loads(path.read_text())
     if content == "negative":
@@ -93,10 +95,10 @@ def test_a_corrupt_or_stale_cache_file_is_measured_again(native, tmp_path, conte
     else:
         path.write_text(content)
     timer = Timer(0.5)
-    choice = precision.choose_precision("auto", CPU, probe_dir=tmp_path, timer=timer)
+    choice = auto_precision.choose_precision("auto", CPU, probe_dir=tmp_path, timer=timer)
     assert timer.calls == 1 and choice.precision == "fp32"
     assert json.loads(path.read_text())["fp32_seconds"] == 0.5  # rebuilt
-    precision.choose_precision("auto", CPU, probe_dir=tmp_path, timer=never)  # and read from now on
+    auto_precision.choose_precision("auto", CPU, probe_dir=tmp_path, timer=never)  # and read from now on
 
 
 def test_each_device_model_has_its_own_file(native, tmp_path, monkeypatch):
@@ -104,28 +106,28 @@ def test_each_device_model_has_its_own_file(native, tmp_path, monkeypatch):
 
     for model, fp32_seconds in (("cpu A (avx512_bf16)", 2.0), ("cpu B (amx_bf16)", 0.5)):
         monkeypatch.setattr(device, "device_model", lambda _device, model=model: model)
-        assert precision.resolve_precision("auto", CPU, probe_dir=tmp_path, timer=Timer(fp32_seconds)) == \
+        assert auto_precision.resolve_precision("auto", CPU, probe_dir=tmp_path, timer=Timer(fp32_seconds)) == \
             ("bf16" if fp32_seconds > 1 else "fp32")
     assert len(list(tmp_path.glob("precision-probe-*.json"))) == 2
     monkeypatch.setattr(device, "device_model", lambda _device: "cpu A (avx512_bf16)")
-    assert precision.resolve_precision("auto", CPU, probe_dir=tmp_path, timer=never) == "bf16"
+    assert auto_precision.resolve_precision("auto", CPU, probe_dir=tmp_path, timer=never) == "bf16"
 
 
 def test_a_failed_probe_or_an_unwritable_cache_does_not_fail_the_session(native, tmp_path):
     def broken(_device):
         raise RuntimeError("no bf16 kernel")
 
-    choice = precision.choose_precision("auto", CPU, probe_dir=tmp_path, timer=broken)
+    choice = auto_precision.choose_precision("auto", CPU, probe_dir=tmp_path, timer=broken)
     assert choice.label == "fp32 (auto: bf16 probe failed (RuntimeError): fp32)"
     blocked = tmp_path / "a file"
     blocked.write_text("")  # the probe directory cannot be made under a file
-    assert precision.resolve_precision("auto", CPU, probe_dir=blocked / "probes", timer=Timer(2.0)) == "bf16"
+    assert auto_precision.resolve_precision("auto", CPU, probe_dir=blocked / "probes", timer=Timer(2.0)) == "bf16"
 
 
 def test_the_default_probe_is_measured_once_per_process(native, monkeypatch):
     timer = Timer(2.0)
     monkeypatch.setattr(probe, "time_probe", timer)
-    assert [precision.resolve_precision("auto", CPU) for _ in range(3)] == ["bf16"] * 3
+    assert [auto_precision.resolve_precision("auto", CPU) for _ in range(3)] == ["bf16"] * 3
     assert timer.calls == 1  # every auto in this process agrees, with or without a cache directory
 
 
