@@ -457,11 +457,16 @@ def _drawer(cells: Cells, scheme: str, pool: np.ndarray | None = None):
     ``pool``: see :func:`resample_means_pooled` (``scheme='pooled'`` only)."""
     C, K = cells.n_cells, int(cells.counts.max())
     if scheme == "residual":
-        plan = surface_residuals(cells)
+        plans = {id(cells): surface_residuals(cells)}  # each condition's surface, fitted once, not per chunk
+
+        def plan(x: Cells):
+            if id(x) not in plans:
+                plans[id(x)] = surface_residuals(x)
+            return plans[id(x)]
 
         def draw(rng, b, conds, inflate):
             u = rng.random((b, C))
-            return [resample_means_residual(x, u, plan if x is cells else surface_residuals(x)) for x in conds]
+            return [resample_means_residual(x, u, plan(x)) for x in conds]
     elif scheme == "pooled":
         def draw(rng, b, conds, inflate):
             u = rng.random((b, C, K))

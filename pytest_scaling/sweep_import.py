@@ -151,6 +151,7 @@ class _Row:
     seed: int
     dropout: float
     run: object
+    checkpoints: object = None  # the raw cell of a checkpoints column
 
 
 def _rows(frame, mapping: dict, path: Path) -> list[_Row]:
@@ -197,9 +198,8 @@ def _rows(frame, mapping: dict, path: Path) -> list[_Row]:
             raise ImportFailed(f"row {line}, column {mapping['dropout']!r} (dropout): must be in [0, 1), "
                                f"got {dropout!r}")
         run = get("run") if "run" in mapping else None
-        out.append(_Row(line, n, d, c, loss, acc, seed, dropout, run))
-        if "checkpoints" in mapping:
-            out[-1].run = ("checkpoints", get("checkpoints"))
+        out.append(_Row(line, n, d, c, loss, acc, seed, dropout, run,
+                        get("checkpoints") if "checkpoints" in mapping else None))
     return out
 
 
@@ -214,7 +214,7 @@ def _result(rows: list[_Row], d_max: float, ckpts: list[tuple[float, float, floa
 
 
 def _checkpoint_column(row: _Row, column: str) -> list[tuple[float, float, float]]:
-    raw = row.run[1]
+    raw = row.checkpoints
     try:
         pairs = json.loads(raw) if isinstance(raw, str) else list(raw)
         points = [(float(p[0]), float(p[1]), float(p[2]) if len(p) > 2 else math.nan) for p in pairs]

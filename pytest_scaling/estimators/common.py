@@ -47,9 +47,7 @@ def cells_from_runs(runs, value: str = "loss", checkpoints: bool = False, slice_
         vals = col["val_loss"].astype(float)
     elif value == "error":
         vals = 1.0 - col["val_acc"].astype(float)
-        if np.isnan(vals).all():
-            raise FitError("these runs carry no accuracy (an imported sweep without one?)",
-                           "import an accuracy column (acc=COLUMN in --scaling-columns)")
+        require_accuracy(vals)
     else:
         raise ValueError(f"value must be 'loss' or 'error', got {value!r}")
     chains = _chain_keys(col)
@@ -78,6 +76,13 @@ def cells_from_runs(runs, value: str = "loss", checkpoints: bool = False, slice_
     if slice_final:
         design["ckpt_final_on_slice"] = on_slice
     return Cells.from_arrays(keys, col["seed"], vmat, design, KEY, chains, col["fraction"])
+
+
+def require_accuracy(error: np.ndarray) -> None:
+    """FitError when no run has an accuracy (an imported sweep without an acc column)."""
+    if np.isnan(error).all():
+        raise FitError("these runs carry no accuracy (an imported sweep without one?)",
+                       "import an accuracy column (acc=COLUMN in --scaling-columns)")
 
 
 def _chain_keys(col: dict) -> list[tuple]:

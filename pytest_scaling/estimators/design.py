@@ -42,7 +42,7 @@ import numpy as np
 from pytest_scaling import fits
 from pytest_scaling.bootstrap import Cells
 from pytest_scaling.errors import FitError
-from pytest_scaling.estimators.common import KEY, _chain_keys
+from pytest_scaling.estimators.common import KEY, _chain_keys, require_accuracy
 from pytest_scaling.runs import WIDTHS
 
 __all__ = ["BINDINGS", "MIN_WINDOW_SLICES", "Design", "FrontierPoint", "IsoSlice", "Profiles", "diagnose",
@@ -82,9 +82,7 @@ def trajectory_cells(runs, value: str = "loss") -> Cells:
         final, final_slice = col["val_loss"].astype(float), col["slice_loss"].astype(float)
     elif value == "error":
         final, final_slice = 1 - col["val_acc"].astype(float), 1 - col["slice_acc"].astype(float)
-        if np.isnan(final).all():
-            raise FitError("these runs carry no accuracy (an imported sweep without one?)",
-                           "import an accuracy column (acc=COLUMN in --scaling-columns)")
+        require_accuracy(final)
     else:
         raise ValueError(f"value must be 'loss' or 'error', got {value!r}")
     tracks = []
