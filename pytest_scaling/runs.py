@@ -77,11 +77,18 @@ class RunSpec:
     #: always ``""`` at fractions ≤ 1, which read none. Given as "" or partly (``sigma=5``) above 1, it
     #: is completed to the full key over the defaults, so the cache key names every parameter.
     stream: str = ""
+    #: 0: the run reads fresh images (today's runs). Else the run reads U base images, the first
+    #: ``subset_size(base_fraction)`` of the permutation (whole batches), then deformed copies of those same U
+    #: images (copy 1 of each, then copy 2, …) up to its fraction's examples (``Dataset.stream_ids``): the
+    #: worth-of-a-copy design (claims/test_stream_worth.py). 0 < base_fraction < fraction ≤ 1; its
+    #: ``stream`` is then the full key of the deformation it reads.
+    base_fraction: float = 0.0
 
     #: Fields added after runs were cached: left out of ``as_dict`` (hence of the cache key and
     #: the record) while at their default, so every run cached before they existed keeps its key.
     #: A field added later the same way joins this set.
-    OMITTED_AT_DEFAULT: ClassVar[frozenset[str]] = frozenset({"schedule", "epochs", "precision", "stream"})
+    OMITTED_AT_DEFAULT: ClassVar[frozenset[str]] = frozenset({"schedule", "epochs", "precision", "stream",
+                                                              "base_fraction"})
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -90,7 +97,14 @@ class RunSpec:
             raise ValueError(f"epochs must be an integer ≥ 1, got {self.epochs!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; precisions are {', '.join(PRECISIONS)}")
-        object.__setattr__(self, "stream", stream_key(self.stream) if self.fraction > 1 else "")
+        base = self.base_fraction
+        if isinstance(base, bool) or not isinstance(base, (int, float)) or not (
+                base == 0 or 0 < base < self.fraction <= 1):
+            raise ValueError(f"base_fraction must be 0 (fresh images) or lie in (0, fraction) with fraction ≤ 1 "
+                             f"(U base images, then deformed copies of them up to the run's examples), got "
+                             f"base_fraction={base!r} at fraction={self.fraction!r}")
+        object.__setattr__(self, "base_fraction", float(base))
+        object.__setattr__(self, "stream", stream_key(self.stream) if self.fraction > 1 or base > 0 else "")
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
@@ -102,9 +116,10 @@ class RunSpec:
         are prefixes of it, a cooldown run branches off it, a run of E > 1 epochs continues its
         prefix on the run's fraction. So schedule and epochs are deliberately not part of it; precision
         is, since a bf16 trunk is not the prefix of an fp32 run. The stream is not either: the runs up to 1
-        read none, and share the trunk of the runs past 1 (``train_group`` refuses two streams in a group)."""
+        read none, and share the trunk of the runs past 1 (``train_group`` refuses two streams in a group).
+        The base fraction is: a run on copies of U images leaves the fresh order at U."""
         return (self.width, self.batch_size, fraction_family(self.fraction), self.seed, self.dropout,
-                self.lr_mult, self.lr_scale, self.precision)
+                self.lr_mult, self.lr_scale, self.precision, self.base_fraction)
 
     @property
     def group_key(self) -> tuple:
