@@ -9,6 +9,10 @@ Fractions above 1 train past the 60k images on deformed copies of them (stream.p
 ``fractions=1/64,…,1,2,4,8`` asks for 2×, 4× and 8× the examples, each run a prefix of one stream
 (and the runs up to 1 the very runs of a budget without them); ``stream=sigma=5,alpha=30`` changes
 the deformation's parameters (the rest keep their defaults).
+What a deformed copy is worth against a fresh image (claims/test_stream_worth.py) is measured below
+60k: ``worth_widths=1,2,4 worth_bases=1/16,1/8 worth_copies=2,4`` adds runs that see U = 1/16 (1/8) of
+the images and then deformed copies of those same U images, to k·U examples, read against the same
+width's fresh runs (``RunSpec.base_fraction``).
 """
 
 from __future__ import annotations
@@ -64,6 +68,13 @@ class Budget:
     #: The deformed stream fractions above 1 read (``DeformParams.parse``: "" for the defaults, or
     #: ``name=value,…`` over them); runs at fractions ≤ 1 read none, whatever it says.
     stream: str = ""
+    #: The worth-of-a-copy design (``worth_specs``; none without all three): at each of ``worth_widths`` the main
+    #: grid trains, for each base fraction b of ``worth_bases`` and k of ``worth_copies``, a run on U = b·60k
+    #: base images followed by deformed copies of the same U images (``RunSpec.base_fraction``) up to k·U
+    #: examples (k·b ≤ 1, so the same width's fresh runs reach as far), with the grid's seeds, no dropout.
+    worth_widths: tuple[int, ...] = ()
+    worth_bases: tuple[float, ...] = ()
+    worth_copies: tuple[int, ...] = ()
 
     def seeds_for(self, width: int) -> tuple[int, ...]:
         """The main grid's seeds at ``width``."""
@@ -110,18 +121,31 @@ class Budget:
         return [self._spec(width=w, fraction=self.sweep_fraction, seed=s, dropout=0.0, lr_mult=m)
                 for w, m, s in itertools.product(self.sweep_widths, self.sweep_mults, self.sweep_seeds)]
 
+    def worth_specs(self) -> list[RunSpec]:
+        """The worth-of-a-copy runs: U base images, then deformed copies of them, to k·U examples. The runs
+        on one base fraction and width and seed are one chain (k = 2 is the start of k = 4): a width's cost
+        is the largest k·U per base fraction, and each smaller k adds one evaluation."""
+        if not (self.worth_widths and self.worth_bases and self.worth_copies):
+            return []
+        return [self._spec(width=w, fraction=b * k, seed=s, dropout=0.0, base_fraction=b)
+                for w in self.worth_widths if w in self.widths
+                for b, k, s in itertools.product(self.worth_bases, self.worth_copies, self.seeds_for(w))]
+
     def all_specs(self) -> list[RunSpec]:
-        return sorted(set(self.main_specs()) | set(self.sweep_specs()))
+        return sorted(set(self.main_specs()) | set(self.sweep_specs()) | set(self.worth_specs()))
 
     def provides(self, protocol: str) -> bool:
-        """Whether this budget trains the runs a protocol claim needs: ``cooldown``, ``epochs`` (> 1) or
-        ``precision`` (the main grid in both fp32 and bf16)."""
+        """Whether this budget trains the runs a protocol claim needs: ``cooldown``, ``epochs`` (> 1),
+        ``precision`` (the main grid in both fp32 and bf16) or ``worth`` (runs on deformed copies of a
+        base fraction, ``worth_specs``)."""
         if protocol == "cooldown":
             return "cooldown" in self.schedules
         if protocol == "epochs":
             return max(self.epochs) > 1
         if protocol == "precision":
             return {"fp32", "bf16"} <= {self.precision, *self.compare_precisions}
+        if protocol == "worth":
+            return bool(self.worth_specs())
         raise ValueError(f"unknown protocol {protocol!r}; protocols are {', '.join(PROTOCOL_BUDGETS)}")
 
     def describe(self) -> str:
@@ -144,14 +168,28 @@ class Budget:
                 f"{len(self.main_specs())} runs; "
                 f"LR sweep widths {_fmt(self.sweep_widths)} × ×{_fmt_fractions(self.sweep_mults)} × "
                 f"seeds {len(self.sweep_seeds)} at fraction {_fmt_fractions((self.sweep_fraction,))} "
-                f"= {len(self.sweep_specs())} runs")
+                f"= {len(self.sweep_specs())} runs{self._describe_worth()}")
+
+    def _describe_worth(self) -> str:
+        worth = self.worth_specs()
+        if not worth:
+            return ""
+        widths = [w for w in self.worth_widths if w in self.widths]
+        return (f"; worth of a copy: widths {_fmt(widths)} × base {_fmt_fractions(self.worth_bases)} × "
+                f"{_fmt(self.worth_copies)} copies = {len(worth)} runs")
 
 
 #: For each protocol a claim may need (``scaling_needs``): the built-in budget that trains it, and the
 #: budget-line keys that add it to another budget.
 PROTOCOL_BUDGETS = {"cooldown": ("protocols", "schedules=constant,cooldown"),
                     "epochs": ("protocols", "epochs=1,2,4,8"),
-                    "precision": ("precision", "compare_precisions=fp32,bf16")}
+                    "precision": ("precision", "compare_precisions=fp32,bf16"),
+                    "worth": ("small", "worth_widths=1,2,4 worth_bases=1/16,1/8 worth_copies=2,4")}
+
+#: `small`'s worth-of-a-copy design (claims/test_stream_worth.py): widths 1, 2, 4 (where one epoch binds and a
+#: run costs least), U = 1/16 and 1/8 of the images, k = 2 and 4 (k·U at most half the images, so the fresh
+#: curve reaches past every reading). k = 2 is the start of k = 4's chain: 12 chains of 45k examples in all.
+WORTH_DESIGN = {"worth_widths": (1, 2, 4), "worth_bases": (1 / 16, 1 / 8), "worth_copies": (2, 4)}
 
 #: Seeds past which "more seeds" is not a practical prescription.
 PRACTICAL_SEEDS = 20
@@ -204,13 +242,14 @@ BUILTIN_BUDGETS: dict[str, Budget] = {
                sweep_widths=(2, 4, 16), sweep_fraction=1 / 8, sweep_mults=tuple(2.0 ** k for k in range(-2, 3)),
                sweep_seeds=(0, 1), description="tests and CI smoke"),
         Budget("small", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32), fractions=_halvings(6), seeds=(0, 1),
-               sweep_widths=(4, 11, 32), sweep_fraction=1 / 8, sweep_seeds=(0, 1), description="a laptop"),
+               sweep_widths=(4, 11, 32), sweep_fraction=1 / 8, sweep_seeds=(0, 1), **WORTH_DESIGN,
+               description="a laptop"),
         # Issue #22: small's grid, and past the one-epoch cap 2×, 4× and 8× the examples (the deformed stream)
         # for widths 1–8 — the widths whose data binds above small's window, 8 % of a seed's FLOPs per
         # example — and an LR sweep whose widths span ln fan_in by 3.5 instead of 2.1.
         Budget("decide", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32), fractions=_halvings(6), seeds=(0, 1),
                extra_fractions=(2.0, 4.0, 8.0), extra_fractions_widths=(1, 2, 3, 4, 6, 8),
-               sweep_widths=(1, 2, 4, 11, 32), sweep_fraction=1 / 8, sweep_seeds=(0, 1),
+               sweep_widths=(1, 2, 4, 11, 32), sweep_fraction=1 / 8, sweep_seeds=(0, 1), **WORTH_DESIGN,
                description="small, with 8× the examples (deformed copies) where the data binds"),
         Budget("medium", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64), fractions=_halvings(7), seeds=(0, 1, 2),
                sweep_widths=(4, 11, 32, 64), sweep_fraction=1 / 4, sweep_seeds=(0, 1, 2),
@@ -240,7 +279,8 @@ BUILTIN_BUDGETS: dict[str, Budget] = {
 _TUPLE_FIELDS = {"widths": int, "fractions": float, "seeds": int, "dropouts": float, "sweep_widths": int,
                  "sweep_mults": float, "sweep_seeds": int, "schedules": str, "epochs": int, "epoch_widths": int,
                  "epoch_fractions": float, "compare_precisions": str, "extra_seeds": int, "extra_seeds_widths": int,
-                 "extra_fractions": float, "extra_fractions_widths": int}
+                 "extra_fractions": float, "extra_fractions_widths": int, "worth_widths": int,
+                 "worth_bases": float, "worth_copies": int}
 _SCALAR_FIELDS = {"sweep_fraction": float, "lr_scale": float, "batch_size": int, "description": str,
                   "precision": str, "stream": str}
 
@@ -318,6 +358,14 @@ def _validate(b: Budget) -> None:
                             f"whichever a session runs in: give compare_precisions={','.join(PRECISIONS)}")
     if not b.epochs or any(e < 1 for e in b.epochs) or any(w < 1 for w in b.epoch_widths):
         raise UnknownBudget(f"budget {b.name!r}: epochs must be integers ≥ 1, epoch_widths positive")
+    if b.worth_widths and not (b.worth_bases and b.worth_copies):
+        raise UnknownBudget(f"budget {b.name!r}: worth_widths needs worth_bases and worth_copies too (an empty "
+                            f"worth_widths= drops the worth design)")
+    if any(w < 1 for w in b.worth_widths) or any(not 0 < f < 1 for f in b.worth_bases) or any(
+            k < 2 for k in b.worth_copies) or any(f * k > 1 + 1e-12 for f in b.worth_bases for k in b.worth_copies):
+        raise UnknownBudget(f"budget {b.name!r}: worth_widths must be positive, worth_bases in (0, 1), worth_copies "
+                            f"integers ≥ 2, and every base × copies ≤ 1 (the fresh runs it is read against end at "
+                            f"all 60k images)")
 
 
 def available_budgets(ini_lines: list[str] | None = None) -> dict[str, Budget]:

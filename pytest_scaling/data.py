@@ -4,6 +4,14 @@ Fractions above 1 reach past the base images into the deformed stream (stream.py
 n, n+1, … are copy 1 of the permutation's images, then copy 2, … Each copy is deformed once per
 process, on the device, and kept as 8-bit images like the originals (``Dataset.deformed_copies``).
 
+A run with a base fraction (``RunSpec.base_fraction``, the worth-of-a-copy design) reads a stream over
+fewer images: U = ``subset_size(base_fraction)`` base images, the permutation's first U, then copy 1 of
+each of those same U images, then copy 2, … (position p: copy p // U of image ``permutation[p % U]``).
+Its training order is the fresh run's block-nested shuffle of stream positions
+(``training_order``) read through that stream, so its first U examples are the fresh run's, in the same
+order, whenever U is one of its block edges (base_fraction = fraction / 2^j). Only the copies it reads
+are made (``Dataset.copies_of``).
+
 Resolution order: ``--scaling-data-dir`` → ``PYTEST_SCALING_DATA_DIR`` → Debian's
 ``dataset-fashion-mnist`` → torchvision's MNIST download (only where the network
 reaches it). IDX files are read directly, gzipped or not, in either the flat
@@ -181,6 +189,15 @@ def _fingerprint(*paths: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class SparseCopies:
+    """Deformed copies of some example ids (``Dataset.copies_of``): ``pixels`` [m, 1, H, W] grey levels
+    (uint8), and ``rows`` [top] the row in ``pixels`` of example id n + j (−1: not made)."""
+
+    pixels: torch.Tensor
+    rows: torch.Tensor
+
+
 @dataclass
 class Dataset:
     """Normalised images and labels, resident on one device."""
@@ -190,7 +207,8 @@ class Dataset:
     train_y: torch.Tensor  # [60000] int64
     val_x: torch.Tensor
     val_y: torch.Tensor
-    #: stream key → copies 1 … k of every training image as grey levels, [k·n, 1, 28, 28] uint8
+    #: stream key → copies 1 … k of every training image as grey levels, [k·n, 1, 28, 28] uint8;
+    #: ("sparse", stream key) → the SparseCopies made for runs on base fractions
     _copies: dict = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -205,11 +223,20 @@ class Dataset:
     def _permutation(self) -> torch.Tensor:
         return torch.randperm(self.n_train, generator=torch.Generator().manual_seed(SUBSET_PERMUTATION_SEED))
 
-    def stream_ids(self, stop: int) -> torch.Tensor:
-        """Example ids of stream positions 0 … stop − 1, on the CPU. Position p is copy p // n of image
-        ``permutation[p % n]``; its id is copy · n + image. Below n the ids are the permutation itself."""
+    def base_size(self, base_fraction: float, batch_size: int = 1) -> int:
+        """U, the base images a stream repeats (deformed): all n for 0 (the plain stream), else the run on
+        ``base_fraction``'s own subset, whole batches (so the fresh run on it is the start of the run)."""
+        return self.subset_size(base_fraction, batch_size) if base_fraction > 0 else self.n_train
+
+    def stream_ids(self, stop: int, base: int | None = None) -> torch.Tensor:
+        """Example ids of stream positions 0 … stop − 1, on the CPU. Position p is copy p // U of image
+        ``permutation[p % U]``; its id is copy · n + image. U is ``base`` (default: all n images, the plain
+        stream), so below U the ids are the permutation itself."""
+        u = base or self.n_train
+        if not 0 < u <= self.n_train:
+            raise ValueError(f"a stream repeats 1 … {self.n_train} base images, got {u}")
         positions = torch.arange(stop)
-        return positions // self.n_train * self.n_train + self._permutation()[positions % self.n_train]
+        return positions // u * self.n_train + self._permutation()[positions % u]
 
     def subset_indices(self, fraction: float, batch_size: int = 1) -> torch.Tensor:
         """The first ``fraction`` of the stream (of one fixed permutation up to 1), so 1/4 ⊂ 1/2 ⊂ 1 ⊂ 2."""
@@ -233,7 +260,7 @@ class Dataset:
             edges.append(self.subset_size(family, batch_size))
         return edges
 
-    def training_order(self, fraction: float, seed: int, batch_size: int) -> torch.Tensor:
+    def training_order(self, fraction: float, seed: int, batch_size: int, base_fraction: float = 0.0) -> torch.Tensor:
         """The order in which a run on ``fraction`` sees its subset: block-nested.
 
         The subset is cut into the blocks between consecutive halvings of
@@ -243,9 +270,13 @@ class Dataset:
         fraction f, f/2, f/4, … of a seed. The blocks, hence the order, depend only
         on the fraction's family {f·2^k}, never on which runs were asked for. Above 1 the family's blocks
         continue, each doubling, into the deformed stream (``stream_ids``).
+
+        With ``base_fraction`` > 0 the same shuffled positions are read through the stream over U =
+        ``base_size(base_fraction)`` images (module docstring): the order of the run that sees U base images
+        and then deformed copies of them, deterministic in (fraction's family, seed, U).
         """
         edges = self.order_edges(fraction, batch_size)
-        ids = self.stream_ids(edges[-1])
+        ids = self.stream_ids(edges[-1], self.base_size(base_fraction, batch_size))
         blocks, start = [], 0
         for index, end in enumerate(edges):
             generator = torch.Generator().manual_seed(seed * 1_000_003 + index)
@@ -254,20 +285,24 @@ class Dataset:
         order = torch.cat(blocks)[: self.subset_size(fraction, batch_size)]
         return order.to(self.train_x.device)
 
-    def epoch_order(self, fraction: float, seed: int, batch_size: int, epoch: int) -> torch.Tensor:
+    def epoch_order(self, fraction: float, seed: int, batch_size: int, epoch: int,
+                    base_fraction: float = 0.0) -> torch.Tensor:
         """The order of one epoch over the run's subset. Epoch 1 is ``training_order`` (so one-epoch
         runs and chains are unchanged); each later epoch is a fresh shuffle of the same subset
         by (seed, epoch), independent of how many epochs the run has: a run of E+1 epochs is the
         run of E epochs continued."""
         if epoch == 1:
-            return self.training_order(fraction, seed, batch_size)
+            return self.training_order(fraction, seed, batch_size, base_fraction)
         size = self.subset_size(fraction, batch_size)
         generator = torch.Generator().manual_seed(seed * 1_000_003 + EPOCH_SHUFFLE_OFFSET + epoch)
-        return self.stream_ids(size)[torch.randperm(size, generator=generator)].to(self.train_x.device)
+        ids = self.stream_ids(size, self.base_size(base_fraction, batch_size))
+        return ids[torch.randperm(size, generator=generator)].to(self.train_x.device)
 
-    def run_order(self, fraction: float, seed: int, batch_size: int, epochs: int) -> torch.Tensor:
+    def run_order(self, fraction: float, seed: int, batch_size: int, epochs: int,
+                  base_fraction: float = 0.0) -> torch.Tensor:
         """Every example a run sees, in order: its epochs one after the other."""
-        return torch.cat([self.epoch_order(fraction, seed, batch_size, e) for e in range(1, epochs + 1)])
+        return torch.cat([self.epoch_order(fraction, seed, batch_size, e, base_fraction)
+                          for e in range(1, epochs + 1)])
 
     @cached_property
     def grey_levels(self) -> tuple[float, float]:
@@ -296,15 +331,51 @@ class Dataset:
         self._copies[key] = torch.cat(made)
         return self._copies[key]
 
-    def train_batch(self, ids: torch.Tensor, copies: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def copies_of(self, stream: DeformParams, ids: torch.Tensor) -> SparseCopies:
+        """The deformed copies of example ids past the base images (any others are ignored), and only those:
+        a run on U base images (``RunSpec.base_fraction``) reads copies of U images, not of all n. Made
+        ``DEFORM_CHUNK`` at a time in id order, kept per stream and grown on later calls, as 8-bit grey levels
+        like ``deformed_copies`` (the same warp of (stream, copy, image), so the same copy to rounding)."""
+        n, key = self.n_train, stream.key()
+        want = torch.unique(ids[ids >= n].to(self.train_x.device))
+        store = self._copies.get(("sparse", key))
+        if store is None:
+            store = SparseCopies(self.train_x.new_empty((0, *self.train_x.shape[1:]), dtype=torch.uint8),
+                                 torch.full((0,), -1, dtype=torch.int64, device=self.train_x.device))
+        rows = store.rows
+        top = int(want.max()) - n + 1 if want.numel() else 0
+        if rows.numel() < top:
+            rows = torch.cat([rows, rows.new_full((top - rows.numel(),), -1)])
+        missing = want[rows[want - n] < 0] if want.numel() else want
+        if missing.numel() == 0:
+            return store
+        low, step = self.grey_levels
+        made, start = [store.pixels], store.pixels.shape[0]
+        for begin in range(0, missing.numel(), DEFORM_CHUNK):
+            chunk = missing[begin:begin + DEFORM_CHUNK]
+            images = chunk % n
+            warped = deform(self.train_x[images], images, chunk // n, stream, low)
+            made.append(((warped - low) / step).round_().clamp_(0, 255).to(torch.uint8))
+        rows[missing - n] = torch.arange(start, start + missing.numel(), device=rows.device)
+        store = SparseCopies(torch.cat(made), rows)
+        self._copies[("sparse", key)] = store
+        return store
+
+    def train_batch(self, ids: torch.Tensor, copies: torch.Tensor | SparseCopies | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Images and labels of example ids (any shape). Ids past the base images need ``copies``, the
-        store ``deformed_copies`` returned; without it, plain indexing."""
+        store ``deformed_copies`` (or ``copies_of``) returned; without it, plain indexing."""
         if copies is None:
             return self.train_x[ids], self.train_y[ids]
         n = self.n_train
         images = ids % n
         low, step = self.grey_levels
-        deformed = copies[(ids - n).clamp(min=0)].to(self.train_x.dtype) * step + low
+        past = (ids - n).clamp(min=0)
+        if isinstance(copies, SparseCopies):  # ids below n read row 0, then the image itself (below)
+            pixels = copies.pixels[copies.rows[past.clamp(max=copies.rows.numel() - 1)].clamp(min=0)]
+        else:
+            pixels = copies[past]
+        deformed = pixels.to(self.train_x.dtype) * step + low
         x = torch.where((ids >= n).view(*ids.shape, 1, 1, 1), deformed, self.train_x[images])
         return x, self.train_y[images]
 

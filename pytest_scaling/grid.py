@@ -30,6 +30,11 @@ class ScalingGrid:
     def lr_sweep(self, widths=None):
         return self._checked(lambda: self._session.lr_sweep(widths), self._session.missing_axis(sweep=True))
 
+    def worth_runs(self):
+        """The budget's worth-of-a-copy runs (``Budget.worth_specs``): U base images, then deformed copies."""
+        session = self._session
+        return self._checked(lambda: session.runs(session.budget.worth_specs()))
+
     def memo(self, key, compute):
         """``compute()`` once per session and key: claims that share an estimate (a joint bootstrap,
         one LR sweep) ask for it by name. A FitError is kept and raised again for every claim."""

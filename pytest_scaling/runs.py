@@ -52,11 +52,12 @@ CSV_COLUMNS = (
     "width", "params", "dropout", "lr_mult", "lr_scale", "fraction", "examples", "seed",
     "batch_size", "flops_per_example", "flops", "val_loss", "val_acc", "diverged",
     "collapsed", "train_seconds", "checkpoints", "slice_loss", "slice_acc", "schedule", "epochs", "precision",
-    "stream",
+    "stream", "base_fraction",
 )
 #: Columns an older CSV may lack: scores import as NaN, the protocol as constant LR, one epoch, fp32, and
-#: fractions above 1 as the default deformed stream.
-OPTIONAL_CSV_COLUMNS = ("flops", "slice_loss", "slice_acc", "schedule", "epochs", "precision", "stream")
+#: fractions above 1 as the default deformed stream, and every run as fresh images (no base fraction).
+OPTIONAL_CSV_COLUMNS = ("flops", "slice_loss", "slice_acc", "schedule", "epochs", "precision", "stream",
+                        "base_fraction")
 
 
 @dataclass(frozen=True, order=True)
@@ -77,11 +78,18 @@ class RunSpec:
     #: always ``""`` at fractions ≤ 1, which read none. Given as "" or partly (``sigma=5``) above 1, it
     #: is completed to the full key over the defaults, so the cache key names every parameter.
     stream: str = ""
+    #: 0: the run reads fresh images (today's runs). Else the run reads U base images, the first
+    #: ``subset_size(base_fraction)`` of the permutation (whole batches), then deformed copies of those same U
+    #: images (copy 1 of each, then copy 2, …) up to its fraction's examples (``Dataset.stream_ids``): the
+    #: worth-of-a-copy design (claims/test_stream_worth.py). 0 < base_fraction < fraction ≤ 1; its
+    #: ``stream`` is then the full key of the deformation it reads.
+    base_fraction: float = 0.0
 
     #: Fields added after runs were cached: left out of ``as_dict`` (hence of the cache key and
     #: the record) while at their default, so every run cached before they existed keeps its key.
     #: A field added later the same way joins this set.
-    OMITTED_AT_DEFAULT: ClassVar[frozenset[str]] = frozenset({"schedule", "epochs", "precision", "stream"})
+    OMITTED_AT_DEFAULT: ClassVar[frozenset[str]] = frozenset({"schedule", "epochs", "precision", "stream",
+                                                              "base_fraction"})
 
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
@@ -90,7 +98,14 @@ class RunSpec:
             raise ValueError(f"epochs must be an integer ≥ 1, got {self.epochs!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; precisions are {', '.join(PRECISIONS)}")
-        object.__setattr__(self, "stream", stream_key(self.stream) if self.fraction > 1 else "")
+        base = self.base_fraction
+        if isinstance(base, bool) or not isinstance(base, (int, float)) or not (
+                base == 0 or 0 < base < self.fraction <= 1):
+            raise ValueError(f"base_fraction must be 0 (fresh images) or lie in (0, fraction) with fraction ≤ 1 "
+                             f"(U base images, then deformed copies of them up to the run's examples), got "
+                             f"base_fraction={base!r} at fraction={self.fraction!r}")
+        object.__setattr__(self, "base_fraction", float(base))
+        object.__setattr__(self, "stream", stream_key(self.stream) if self.fraction > 1 or base > 0 else "")
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
@@ -102,9 +117,10 @@ class RunSpec:
         are prefixes of it, a cooldown run branches off it, a run of E > 1 epochs continues its
         prefix on the run's fraction. So schedule and epochs are deliberately not part of it; precision
         is, since a bf16 trunk is not the prefix of an fp32 run. The stream is not either: the runs up to 1
-        read none, and share the trunk of the runs past 1 (``train_group`` refuses two streams in a group)."""
+        read none, and share the trunk of the runs past 1 (``train_group`` refuses two streams in a group).
+        The base fraction is: a run on copies of U images leaves the fresh order at U."""
         return (self.width, self.batch_size, fraction_family(self.fraction), self.seed, self.dropout,
-                self.lr_mult, self.lr_scale, self.precision)
+                self.lr_mult, self.lr_scale, self.precision, self.base_fraction)
 
     @property
     def group_key(self) -> tuple:
@@ -169,6 +185,7 @@ class RunResult:
             "collapsed": self.collapsed, "train_seconds": self.train_seconds,
             "slice_loss": self.slice_loss, "slice_acc": self.slice_acc,
             "schedule": s.schedule, "epochs": s.epochs, "precision": s.precision, "stream": s.stream,
+            "base_fraction": s.base_fraction,
             "checkpoints": np.array(
                 [(c.examples, c.val_loss, c.val_acc) for c in self.checkpoints], dtype=float
             ).reshape(-1, 3),
@@ -269,6 +286,7 @@ class RunTable(Sequence[RunResult]):
                 lr_scale=float(row["lr_scale"]), batch_size=int(row["batch_size"]),
                 schedule=row.get("schedule") or "constant", epochs=int(row.get("epochs") or 1),
                 precision=row.get("precision") or "fp32", stream=row.get("stream") or "",
+                base_fraction=float(row.get("base_fraction") or 0.0),
             )
             ckpts = tuple(Checkpoint(int(e), float(loss), float(a))
                           for e, loss, a in json.loads(row["checkpoints"] or "[]"))

@@ -5,6 +5,9 @@ Loosli, Canu & Bottou 2007; elastic fields after Simard, Steinkraus & Platt 2003
 position p is copy ``p // n`` of image ``permutation[p % n]`` (``Dataset.stream_ids``): the
 base images, then copy 1 of every one of them, then copy 2, … Copy 0 is the image as loaded,
 so a run on a fraction ≤ 1 reads no copies and its spec and key are what they always were.
+A run with a base fraction (``RunSpec.base_fraction``, the worth-of-a-copy design) reads the same kind of
+stream over its U base images only: position p is copy ``p // U`` of image ``permutation[p % U]``, and its
+spec names the stream too.
 
 Torch-free, so that specs and budgets can name a stream without importing torch; the warp is
 ``deform.py``.

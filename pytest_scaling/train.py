@@ -10,7 +10,9 @@ distribution.
   largest fraction and scored where each shorter run ends. Half the training compute of
   separate runs, and one setup instead of one per fraction. Past 1 the trunk runs on into the
   deformed stream (``Dataset.order_edges``), its copies made once per process
-  (``Dataset.deformed_copies``).
+  (``Dataset.deformed_copies``). A run on a base fraction (``RunSpec.base_fraction``) is its own chain:
+  U base images, then deformed copies of the same U (``Dataset.training_order``), only those made
+  (``Dataset.copies_of``).
 * **Branches.** A run that leaves its chain's trunk is trained only from where it leaves.
   A ``cooldown`` run of s steps is the trunk up to step b = round(0.8·s), then a *tail* of
   s − b steps on the same batches the trunk would have used, with the LR × (s − i + ½)/(s − b)
@@ -289,7 +291,8 @@ def _branch_order(line: _Line, data: Dataset) -> torch.Tensor:
     """Examples of a branch's steps: its run's own order (epochs after one another) from ``first``."""
     spec, batch = line.head, line.head.batch_size
     epochs = spec.epochs if line.key[0] == "tail" else -(-line.last // _epoch_steps(data, spec))
-    return data.run_order(spec.fraction, spec.seed, batch, epochs)[line.first * batch: line.last * batch]
+    return data.run_order(spec.fraction, spec.seed, batch, epochs, spec.base_fraction)[line.first * batch:
+                                                                                       line.last * batch]
 
 
 def _fit(order: torch.Tensor, length: int) -> torch.Tensor:
@@ -362,7 +365,9 @@ def _train_lines(lines: list[_Line], data: Dataset, settings: TrainSettings,
     orders = torch.stack([_fit(line.order, steps * batch) for line in lines])
     copies, deforms = None, [False] * steps
     if stream is not None and (top := int(orders.max()) // data.n_train):
-        copies = data.deformed_copies(stream, top)
+        # Runs on U base images read copies of those U only: made for the ids they read, not for all n.
+        copies = (data.copies_of(stream, orders) if any(line.head.base_fraction > 0 for line in lines)
+                  else data.deformed_copies(stream, top))
         deforms = (orders >= data.n_train).view(k, steps, batch).any(2).any(0).tolist()
     generator = torch.Generator(device=device)
     if fresh:
@@ -514,7 +519,11 @@ def train_group(specs: list[RunSpec], data: Dataset, settings: TrainSettings = T
     trunks = [line for line in lines.values() if line.key[0] == "trunk"]
     longest = max(s.fraction for s in specs)
     for line in trunks:
-        line.order = data.training_order(longest, line.head.seed, line.head.batch_size)
+        # A trunk on copies of U base images reads its own chain's order, only as far as its own runs go: the
+        # group's longest fresh run would have it read (and deform) copies no run of it needs.
+        head = line.head
+        upto = longest if head.base_fraction == 0 else max(s.fraction for s in specs if s.chain_key == head.chain_key)
+        line.order = data.training_order(upto, head.seed, head.batch_size, head.base_fraction)
     _train_lines(trunks, data, settings, stream)
     # On CPU one branch per model (exact to the bit); on an accelerator as wide as the runner groups chains.
     size = branch_group_size or (1 if device.type == "cpu" else max(len(trunks),
@@ -540,6 +549,7 @@ def train_unshared(specs: list[RunSpec], data: Dataset, settings: TrainSettings 
         paths[spec] = [(key, end)]
         lines[key] = _Line(key, spec, last=end, scoring={**dict.fromkeys(marks, False), end: True},
                            factors=lr_factors(spec, end) if spec.schedule != "constant" else None,
-                           order=data.run_order(spec.fraction, spec.seed, spec.batch_size, spec.epochs))
+                           order=data.run_order(spec.fraction, spec.seed, spec.batch_size, spec.epochs,
+                                                spec.base_fraction))
     _train_lines(list(lines.values()), data, settings, _stream(specs))
     return _results(specs, data, settings, lines, paths)

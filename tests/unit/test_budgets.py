@@ -70,8 +70,10 @@ def test_scaling_budgets_are_unchanged_by_protocols(name):
     budget = BUILTIN_BUDGETS[name]
     assert len(budget.main_specs()) == SCALING_BUDGET_RUNS[name] and budget.epoch_specs() == []
     assert all(s.schedule == "constant" and s.epochs == 1 for s in budget.all_specs())
+    grid = set(budget.main_specs()) | set(budget.sweep_specs())  # the worth design's runs are apart from these
     assert all(set(s.as_dict()) == {"width", "fraction", "seed", "dropout", "lr_mult", "lr_scale", "batch_size"}
-               for s in budget.all_specs())
+               for s in grid)
+    assert set(budget.all_specs()) == grid | set(budget.worth_specs())
     assert "schedules" not in budget.describe() and "epochs" not in budget.describe()
 
 
@@ -204,3 +206,37 @@ def test_seeds_are_prescribed_at_the_widths_a_claim_reads():
     line = budget_for_seeds(small, 2.0, "seeds", widths=[1.0, 2.0, 3.0, 4.0])
     assert "extra_seeds=2,3 extra_seeds_widths=1,2,3,4" in line
     assert "seeds=0,1,2,3'" in budget_for_seeds(small, 2.0, "seeds", widths=None)  # no widths: the whole grid
+
+
+def test_small_and_decide_train_the_worth_design_and_tiny_does_not():
+    """Widths 1, 2, 4 × U = 1/16, 1/8 of the images × k = 2, 4 × the grid's seeds: 24 runs on 12 chains (k = 2
+    is the start of k = 4), each compared with the fresh runs the main grid already has; none in `tiny`."""
+    from pytest_scaling.budgets import PROTOCOL_BUDGETS
+
+    tiny, small, decide = (BUILTIN_BUDGETS[n] for n in ("tiny", "small", "decide"))
+    assert tiny.worth_specs() == [] and not tiny.provides("worth")
+    for budget in (small, decide):
+        specs = budget.worth_specs()
+        assert budget.provides("worth") and len(specs) == 3 * 2 * 2 * 2 == 24
+        assert {(s.width, s.base_fraction, s.fraction) for s in specs} == {
+            (w, b, b * k) for w in (1, 2, 4) for b in (1 / 16, 1 / 8) for k in (2, 4)}
+        assert {s.seed for s in specs} == set(budget.seeds) and {s.dropout for s in specs} == {0.0}
+        assert all(s.fraction <= 0.5 and s.stream and s.schedule == "constant" and s.epochs == 1 for s in specs)
+        assert len({s.chain_key for s in specs}) == 12
+        assert not set(specs) & set(budget.main_specs())  # no claim reading the main grid sees them
+        assert "worth of a copy: widths 1,2,4 × base 1/16,1/8 × 2,4 copies = 24 runs" in budget.describe()
+    assert small.worth_specs() == decide.worth_specs()  # one set of runs, cached once for both
+    assert PROTOCOL_BUDGETS["worth"][0] == "small"
+
+
+def test_worth_keys_in_a_budget_line():
+    line = parse_budget_line("w: parent=tiny worth_widths=2,4,16 worth_bases=1/8 worth_copies=2", dict(BUILTIN_BUDGETS))
+    assert {(s.width, s.fraction) for s in line.worth_specs()} == {(2, 0.25), (4, 0.25)}  # 16 is not in tiny
+    assert len(line.worth_specs()) == 2 * 2 and line.provides("worth")
+    dropped = parse_budget_line("nw: parent=small worth_widths=", dict(BUILTIN_BUDGETS))
+    assert not dropped.provides("worth") and "worth" not in dropped.describe()
+    for bad, fragment in (("worth_bases=1/2 worth_copies=4", "every base × copies ≤ 1"),
+                          ("worth_copies=1", "integers ≥ 2"), ("worth_bases=0", "worth_bases in (0, 1)"),
+                          ("worth_bases= ", "worth_widths needs worth_bases")):
+        with pytest.raises(UnknownBudget, match=re.escape(fragment)):
+            parse_budget_line(f"x: parent=small {bad}", dict(BUILTIN_BUDGETS))

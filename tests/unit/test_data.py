@@ -90,3 +90,53 @@ def test_debian_fashion_mnist_is_the_offline_default(monkeypatch, tmp_path):
     assert source.name == "fashion-mnist"
     dataset = load_dataset(source, torch.device("cpu"))
     assert dataset.n_train == 60_000 and dataset.val_x.shape[0] == 10_000
+
+
+def test_a_base_fraction_reads_its_base_images_then_copies_of_those_same_images(fake_dataset):
+    """U = 1/4 of the 640 images (128, whole batches), then copy 1 of each of those 128, copy 2, …: position p
+    reads copy p // U of image permutation[p % U]; the training order shuffles those positions in the fresh
+    run's blocks, so the first U examples are the fresh run's, in its order."""
+    data, n = fake_dataset, fake_dataset.n_train
+    u = data.base_size(0.25, 64)
+    assert u == data.subset_size(0.25, 64) == 128 and data.base_size(0.0, 64) == n
+    perm = data.stream_ids(n)
+    assert torch.equal(data.stream_ids(n), data._permutation())  # the plain stream is unchanged
+    ids = data.stream_ids(640, u)
+    positions = torch.arange(640)
+    assert torch.equal(ids, positions // u * n + perm[positions % u])
+    order = data.training_order(1.0, seed=5, batch_size=64, base_fraction=0.25)
+    fresh = data.training_order(1.0, seed=5, batch_size=64)
+    assert torch.equal(order[:u], fresh[:u])  # U is a block edge: the fresh run's first U examples, same order
+    assert set((order % n).tolist()) == set(perm[:u].tolist())  # only the U base images, deformed or not
+    assert torch.equal(torch.bincount(order // n), torch.full((5,), u))  # the images, then copies 1 … 4
+    assert sorted(order.tolist()) == sorted(ids.tolist())  # each (copy, image) once
+    for start, end in zip([0, *data.block_edges(1.0, 64)], data.block_edges(1.0, 64)):
+        assert sorted(order[start:end].tolist()) == sorted(ids[start:end].tolist())  # shuffled within blocks
+    half = data.training_order(0.5, seed=5, batch_size=64, base_fraction=0.25)
+    assert torch.equal(half, order[:320])  # k = 2 is the start of k = 5: one chain
+    assert not torch.equal(order, data.training_order(1.0, seed=6, batch_size=64, base_fraction=0.25))
+    second = data.epoch_order(0.5, 5, 64, epoch=2, base_fraction=0.25)
+    assert sorted(second.tolist()) == sorted(half.tolist())
+    assert torch.equal(data.run_order(0.5, 5, 64, 2, base_fraction=0.25), torch.cat([half, second]))
+    with pytest.raises(ValueError, match="base images"):
+        data.stream_ids(10, n + 1)
+
+
+def test_copies_of_makes_only_the_copies_read_and_matches_the_full_store(fake_dataset):
+    from pytest_scaling.stream import DeformParams
+
+    data, n, stream = fake_dataset, fake_dataset.n_train, DeformParams(seed=11)
+    order = data.training_order(0.5, seed=1, batch_size=64, base_fraction=0.25)
+    store = data.copies_of(stream, order)
+    wanted = torch.unique(order[order >= n])
+    assert store.pixels.shape[0] == wanted.numel() == 320 - 128 and store.pixels.dtype == torch.uint8
+    assert data.copies_of(stream, order[:200]) is store  # nothing new to make: kept
+    grown = data.copies_of(stream, data.training_order(1.0, seed=1, batch_size=64, base_fraction=0.25))
+    assert grown.pixels.shape[0] == 4 * 128 and torch.equal(grown.pixels[:192], store.pixels)
+    full = data.deformed_copies(stream, 4)
+    images, labels = data.train_batch(order.view(5, 64), grown)
+    reference, same_labels = data.train_batch(order.view(5, 64), full)
+    _, step = data.grey_levels
+    assert torch.equal(labels, same_labels) and (images - reference).abs().max() <= step + 1e-5  # one warp
+    base = order < n
+    assert torch.equal(images.view(320, 1, 28, 28)[base.view(-1)], data.train_x[order[base]])

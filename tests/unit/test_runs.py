@@ -38,9 +38,10 @@ def test_branches_and_continuations_share_their_trunks_chain_and_group():
 
 
 def test_csv_round_trip_with_the_protocol_columns():
-    table = RunTable([result(), result(schedule="cooldown"), result(epochs=2), result(seed=1, schedule="cooldown")])
+    table = RunTable([result(), result(schedule="cooldown"), result(epochs=2), result(seed=1, schedule="cooldown"),
+                      result(fraction=1 / 4, base_fraction=1 / 16)])
     text = table.to_csv()
-    assert text.splitlines()[0].endswith(",schedule,epochs,precision,stream")
+    assert text.splitlines()[0].endswith(",schedule,epochs,precision,stream,base_fraction")
     back = RunTable.from_csv(text)
     assert [r.spec for r in back] == [r.spec for r in table]
     assert len(back.where(schedule="cooldown")) == 2 and back.where(epochs=2)[0].examples == 30000
