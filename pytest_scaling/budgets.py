@@ -75,6 +75,16 @@ class Budget:
     worth_widths: tuple[int, ...] = ()
     worth_bases: tuple[float, ...] = ()
     worth_copies: tuple[int, ...] = ()
+    #: The widths that train the non-zero ``dropouts`` (empty: every width). The dropout claims read the
+    #: compute-limited window, whose frontier and N_opt sit at the small widths; a dropout run of the widest
+    #: ones costs as much as a dozen of theirs.
+    dropout_widths: tuple[int, ...] = ()
+
+    def dropouts_for(self, width: int) -> tuple[float, ...]:
+        """The main grid's dropout rates at ``width``."""
+        if not self.dropout_widths or width in self.dropout_widths:
+            return self.dropouts
+        return tuple(p for p in self.dropouts if p == 0)
 
     def seeds_for(self, width: int) -> tuple[int, ...]:
         """The main grid's seeds at ``width``."""
@@ -96,8 +106,8 @@ class Budget:
         epochs sub-grid. Claims tell them apart with ``runs.where(schedule=…, epochs=…)``."""
         specs = [self._spec(width=w, fraction=f, seed=s, dropout=p, schedule=schedule)
                  for w in self.widths
-                 for f, s, p, schedule in itertools.product(self.fractions_for(w), self.seeds_for(w), self.dropouts,
-                                                            self.schedules)]
+                 for f, s, p, schedule in itertools.product(self.fractions_for(w), self.seeds_for(w),
+                                                            self.dropouts_for(w), self.schedules)]
         return list(dict.fromkeys(specs + self.epoch_specs() + self.precision_specs()))
 
     def precision_specs(self) -> list[RunSpec]:
@@ -105,7 +115,7 @@ class Budget:
         return [self._spec(width=w, fraction=f, seed=s, dropout=p, precision=precision)
                 for precision in self.compare_precisions if precision != self.precision
                 for w in self.widths
-                for f, s, p in itertools.product(self.fractions_for(w), self.seeds_for(w), self.dropouts)]
+                for f, s, p in itertools.product(self.fractions_for(w), self.seeds_for(w), self.dropouts_for(w))]
 
     def epoch_specs(self) -> list[RunSpec]:
         """The epochs sub-grid: E passes over each fraction, constant LR (a run of E+1 epochs continues
@@ -115,7 +125,7 @@ class Budget:
         return [self._spec(width=w, fraction=f, seed=s, dropout=p, epochs=e)
                 for w in self.epoch_widths or self.widths
                 for f, s, p, e in itertools.product(self.epoch_fractions or self.fractions, self.seeds_for(w),
-                                                    self.dropouts, self.epochs)]
+                                                    self.dropouts_for(w), self.epochs)]
 
     def sweep_specs(self) -> list[RunSpec]:
         return [self._spec(width=w, fraction=self.sweep_fraction, seed=s, dropout=0.0, lr_mult=m)
@@ -159,12 +169,14 @@ class Budget:
             protocols += f", again in {','.join(p for p in self.compare_precisions if p != self.precision)}"
         extra = (f" (+{len(self.extra_seeds)} at widths {_fmt(self.extra_seeds_widths)})"
                  if self.extra_seeds and self.extra_seeds_widths else "")
+        dropped = (f" (non-zero at widths {_fmt(self.dropout_widths)})"
+                   if self.dropout_widths and any(self.dropouts) else "")
         deeper = (f" (+{_fmt_fractions(self.extra_fractions)} at widths {_fmt(self.extra_fractions_widths)})"
                   if self.extra_fractions and self.extra_fractions_widths else "")
         if max(*self.fractions, *self.extra_fractions, self.sweep_fraction, *self.epoch_fractions) > 1:
             protocols += f"; past fraction 1, deformed copies ({DeformParams.parse(self.stream).key()})"
         return (f"{self.name}: widths {_fmt(self.widths)} × fractions {_fmt_fractions(self.fractions)}{deeper} × "
-                f"seeds {len(self.seeds)}{extra} × dropout {_fmt(self.dropouts)}{protocols} = "
+                f"seeds {len(self.seeds)}{extra} × dropout {_fmt(self.dropouts)}{dropped}{protocols} = "
                 f"{len(self.main_specs())} runs; "
                 f"LR sweep widths {_fmt(self.sweep_widths)} × ×{_fmt_fractions(self.sweep_mults)} × "
                 f"seeds {len(self.sweep_seeds)} at fraction {_fmt_fractions((self.sweep_fraction,))} "
@@ -190,6 +202,22 @@ PROTOCOL_BUDGETS = {"cooldown": ("protocols", "schedules=constant,cooldown"),
 #: run costs least), U = 1/16 and 1/8 of the images, k = 2 and 4 (k·U at most half the images, so the fresh
 #: curve reaches past every reading). k = 2 is the start of k = 4's chain: 12 chains of 45k examples in all.
 WORTH_DESIGN = {"worth_widths": (1, 2, 4), "worth_bases": (1 / 16, 1 / 8), "worth_copies": (2, 4)}
+
+#: The LR sweep of `small` and the budgets built on it (claims/test_lr_fan_in.py). Widths 2–32 span ln fan_in
+#: by 2.8 (Sxx 4.4, against 2.2 for widths 4, 11, 32): the slope's interval about 0.7× as wide for the cost of
+#: width 2's runs. Width 1 is left out, measured: on this grid one of its three seeds has no basin (fp32 val loss
+#: 0.71–0.81 from ×1/4 to ×8, against 0.57–0.69 for the others), so its vertex's bootstrap reaches the sweep's
+#: ×8 edge and the slope's interval [−1.18, −0.34] (fp32, family level) against [−0.80, −0.34] without it.
+#: 3 seeds give each width's vertex 2 df instead of 1 (the slope's t/z expansion ×1.31 at 5.0 df, against
+#: ×2.20 at 2.0 df); √2 steps between 1/2 and 2, where every width's optimum has sat, put five points inside
+#: the basin instead of three.
+SWEEP_DESIGN = {"sweep_widths": (2, 4, 11, 32), "sweep_fraction": 1 / 8, "sweep_seeds": (0, 1, 2),
+                "sweep_mults": (1 / 8, 1 / 4, 1 / 2, 2 ** -0.5, 1.0, 2 ** 0.5, 2.0, 4.0, 8.0)}
+
+#: The widths of `small` (and `decide`) that train dropout 0.2: the dropout claims read the compute-limited
+#: window, whose frontier and N_opt sit at widths 1–8 (16 bounds it from above); widths 23 and 32 would
+#: spend 23 % of the grid's training time on runs no dropout claim reads.
+DROPOUT_WIDTHS = (1, 2, 3, 4, 6, 8, 11, 16)
 
 #: Seeds past which "more seeds" is not a practical prescription.
 PRACTICAL_SEEDS = 20
@@ -228,7 +256,11 @@ def _fmt(values) -> str:
 
 
 def _fmt_fractions(values) -> str:
-    return ",".join(str(Fraction(v).limit_denominator(1024)) for v in values)
+    """1/8 for a ratio of small integers, 0.7071 for anything else (√2 steps)."""
+    def one(v):
+        ratio = Fraction(v).limit_denominator(1024)
+        return str(ratio) if abs(float(ratio) - v) < 1e-9 * max(abs(v), 1) else f"{v:.4g}"
+    return ",".join(one(v) for v in values)
 
 
 def _halvings(smallest: int, largest: int = 0) -> tuple[float, ...]:
@@ -242,14 +274,13 @@ BUILTIN_BUDGETS: dict[str, Budget] = {
                sweep_widths=(2, 4, 16), sweep_fraction=1 / 8, sweep_mults=tuple(2.0 ** k for k in range(-2, 3)),
                sweep_seeds=(0, 1), description="tests and CI smoke"),
         Budget("small", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32), fractions=_halvings(6), seeds=(0, 1),
-               sweep_widths=(4, 11, 32), sweep_fraction=1 / 8, sweep_seeds=(0, 1), **WORTH_DESIGN,
-               description="a laptop"),
+               dropout_widths=DROPOUT_WIDTHS, **SWEEP_DESIGN, **WORTH_DESIGN, description="a laptop"),
         # Issue #22: small's grid, and past the one-epoch cap 2×, 4× and 8× the examples (the deformed stream)
         # for widths 1–8 — the widths whose data binds above small's window, 8 % of a seed's FLOPs per
-        # example — and an LR sweep whose widths span ln fan_in by 3.5 instead of 2.1.
+        # example.
         Budget("decide", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32), fractions=_halvings(6), seeds=(0, 1),
                extra_fractions=(2.0, 4.0, 8.0), extra_fractions_widths=(1, 2, 3, 4, 6, 8),
-               sweep_widths=(1, 2, 4, 11, 32), sweep_fraction=1 / 8, sweep_seeds=(0, 1), **WORTH_DESIGN,
+               dropout_widths=DROPOUT_WIDTHS, **SWEEP_DESIGN, **WORTH_DESIGN,
                description="small, with 8× the examples (deformed copies) where the data binds"),
         Budget("medium", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64), fractions=_halvings(7), seeds=(0, 1, 2),
                sweep_widths=(4, 11, 32, 64), sweep_fraction=1 / 4, sweep_seeds=(0, 1, 2),
@@ -265,14 +296,13 @@ BUILTIN_BUDGETS: dict[str, Budget] = {
         # data), so each repeated run is read against fresh data of the same width without extrapolating.
         Budget("protocols", widths=(1, 2, 3, 4, 6, 8, 11, 16), fractions=_halvings(6), seeds=(0, 1, 2),
                dropouts=(0.0,), schedules=("constant", "cooldown"), epochs=(1, 2, 4, 8), epoch_widths=(4, 11),
-               epoch_fractions=(1 / 32, 1 / 8), sweep_widths=(4, 11, 32), sweep_fraction=1 / 8, sweep_seeds=(0, 1),
+               epoch_fractions=(1 / 32, 1 / 8), **SWEEP_DESIGN,
                description="training protocols: constant LR vs cooldown, and repeated epochs"),
         # Issue #16: does bf16 move the estimates? `protocols`' main grid without its protocols (its constant
         # fp32 runs are these, same cache keys) in both precisions, whichever the session's is: each bf16 run
         # is paired with the fp32 run of the same initialisation and data order.
         Budget("precision", widths=(1, 2, 3, 4, 6, 8, 11, 16), fractions=_halvings(6), seeds=(0, 1, 2),
-               dropouts=(0.0,), compare_precisions=("fp32", "bf16"), sweep_widths=(4, 11, 32), sweep_fraction=1 / 8,
-               sweep_seeds=(0, 1), description="precision: the main grid in fp32 and in bf16"),
+               dropouts=(0.0,), compare_precisions=("fp32", "bf16"), **SWEEP_DESIGN, description="precision: the main grid in fp32 and in bf16"),
     )
 }
 
@@ -280,7 +310,7 @@ _TUPLE_FIELDS = {"widths": int, "fractions": float, "seeds": int, "dropouts": fl
                  "sweep_mults": float, "sweep_seeds": int, "schedules": str, "epochs": int, "epoch_widths": int,
                  "epoch_fractions": float, "compare_precisions": str, "extra_seeds": int, "extra_seeds_widths": int,
                  "extra_fractions": float, "extra_fractions_widths": int, "worth_widths": int,
-                 "worth_bases": float, "worth_copies": int}
+                 "worth_bases": float, "worth_copies": int, "dropout_widths": int}
 _SCALAR_FIELDS = {"sweep_fraction": float, "lr_scale": float, "batch_size": int, "description": str,
                   "precision": str, "stream": str}
 
@@ -358,6 +388,8 @@ def _validate(b: Budget) -> None:
                             f"whichever a session runs in: give compare_precisions={','.join(PRECISIONS)}")
     if not b.epochs or any(e < 1 for e in b.epochs) or any(w < 1 for w in b.epoch_widths):
         raise UnknownBudget(f"budget {b.name!r}: epochs must be integers ≥ 1, epoch_widths positive")
+    if any(w < 1 for w in b.dropout_widths):
+        raise UnknownBudget(f"budget {b.name!r}: dropout_widths must be positive integers")
     if b.worth_widths and not (b.worth_bases and b.worth_copies):
         raise UnknownBudget(f"budget {b.name!r}: worth_widths needs worth_bases and worth_copies too (an empty "
                             f"worth_widths= drops the worth design)")

@@ -213,12 +213,18 @@ def lr_fan_in_slope(sweep_runs, *, level: float = LR_LEVEL, half_window: int | N
 
 
 def _widen_sweep(cells: Cells, per_width: dict) -> str:
-    """The sweep that would bracket every edge optimum: two more factors of 2 past each edge hit."""
+    """The sweep that would bracket every edge optimum: the sweep's own multipliers and two more factors
+    of 2 past each edge hit."""
     mults = np.unique(cells.design["lr_mult"])
     lo, hi = float(mults.min()), float(mults.max())
     edges = [opt["lr_mult_opt"] for opt in per_width.values() if opt["at_edge"]]
     low_edge = [m <= np.sqrt(lo * mults[1]) for m in edges]
-    lo, hi = (lo / 4 if any(low_edge) else lo), (hi * 4 if not all(low_edge) else hi)
-    k_lo, k_hi = int(round(np.log2(lo))), int(round(np.log2(hi)))
-    listed = ",".join(str(Fraction(2.0 ** k).limit_denominator(4096)) for k in range(k_lo, k_hi + 1))
+    added = ([lo / 4, lo / 2] if any(low_edge) else []) + ([hi * 2, hi * 4] if not all(low_edge) else [])
+    listed = ",".join(_fmt_mult(m) for m in sorted({*mults.tolist(), *added}))
     return f"widen the LR sweep past its edge: sweep_mults={listed} (a key of a budget line in scaling_budgets)"
+
+
+def _fmt_mult(m: float) -> str:
+    """A multiplier as the budget line would spell it: 1/8 for powers of 2, else 4 significant digits."""
+    k = np.log2(m)
+    return str(Fraction(2.0 ** round(k)).limit_denominator(4096)) if abs(k - round(k)) < 1e-9 else f"{m:.4g}"

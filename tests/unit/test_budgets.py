@@ -17,10 +17,24 @@ def test_builtin_budgets_follow_the_design(budget):
     # dropout's shift.
     assert budget.main_specs() and {s.dropout for s in budget.main_specs()} == (
         {0.0} if budget.name in ("protocols", "precision") else {0.0, 0.2})
-    # An LR sweep needs ≥3 widths spanning ≥8× and ≥5 multipliers in factors of 2.
+    # An LR sweep needs ≥3 widths spanning ≥8× and ≥5 multipliers, no step wider than a factor of 2; √2
+    # steps only where the optimum sits (within 2× of the width's c/sqrt(fan_in)).
     assert len(budget.sweep_widths) >= 3 and max(budget.sweep_widths) / min(budget.sweep_widths) >= 8
     logs = sorted(math.log2(m) for m in budget.sweep_mults)
-    assert len(logs) >= 5 and all(b - a == 1 for a, b in itertools.pairwise(logs))
+    steps = [(a, b - a) for a, b in itertools.pairwise(logs)]
+    assert len(logs) >= 5 and all(math.isclose(d, 1) or (math.isclose(d, 0.5) and -1 <= a < 1) for a, d in steps)
+
+
+def test_dropout_widths_train_dropout_only_where_the_claims_read():
+    small = BUILTIN_BUDGETS["small"]
+    dropped = {s.width for s in small.main_specs() if s.dropout > 0}
+    assert dropped == set(small.dropout_widths) == {1, 2, 3, 4, 6, 8, 11, 16}
+    assert {s.width for s in small.main_specs() if s.dropout == 0} == set(small.widths)
+    mine = parse_budget_line("mine: parent=tiny dropout_widths=2,4", dict(BUILTIN_BUDGETS))
+    assert {s.width for s in mine.main_specs() if s.dropout > 0} == {2, 4}
+    assert "non-zero at widths 2,4" in mine.describe()
+    with pytest.raises(UnknownBudget, match="dropout_widths must be positive"):
+        parse_budget_line("x: dropout_widths=0", dict(BUILTIN_BUDGETS))
 
 
 def test_design_table_ranges():
@@ -61,8 +75,9 @@ def test_unknown_budget_lists_valid_names():
     assert all(name in str(info.value) for name in ("tiny", "small", "medium", "full", "mine"))
 
 
-#: Main-grid sizes of the scaling budgets before training protocols existed: same specs, same cache keys.
-SCALING_BUDGET_RUNS = {"tiny": 96, "small": 280, "medium": 576, "full": 1260}
+#: Main-grid sizes of the scaling budgets before training protocols existed: same specs, same cache keys
+#: (small: 280 before dropout 0.2 left widths 23 and 32, 2 widths × 7 fractions × 2 seeds fewer).
+SCALING_BUDGET_RUNS = {"tiny": 96, "small": 252, "medium": 576, "full": 1260}
 
 
 @pytest.mark.parametrize("name", SCALING_BUDGET_RUNS)

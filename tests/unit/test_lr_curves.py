@@ -52,10 +52,11 @@ def curve_sweep(rng, design="2x", family="A", sd_offset=0.3, seeds=2, below=(0.0
     return RunTable(runs)
 
 
-def _coverage(scheme):
+def _coverage(scheme, design="2x", seeds=2):
     hits, widths = [], []
     for r in range(REPLICATES):
-        e = A.lr_fan_in_slope(curve_sweep(70_000 + r), n_resamples=RESAMPLES, seed=r, scheme=scheme)
+        e = A.lr_fan_in_slope(curve_sweep(70_000 + r, design=design, seeds=seeds), n_resamples=RESAMPLES, seed=r,
+                              scheme=scheme)
         lo, hi = e.ci(0.95)
         hits.append(lo <= TRUE_SLOPE <= hi)
         widths.append(hi - lo)
@@ -68,6 +69,13 @@ def test_whole_curve_bootstrap_covers_the_true_slope_under_curve_shared_noise():
     print(f"whole curves: coverage {new:.3f}, width {new_width:.3f}; cell-wise: {old:.3f}, {old_width:.3f}")
     assert 0.92 <= new <= 0.98
     assert old < 0.92 and old < new - 0.03  # cells drawn independently treat one curve as several draws
+
+
+def test_whole_curve_bootstrap_covers_the_true_slope_on_smalls_sweep():
+    """`small`'s sweep since issue #22: widths 2, 4, 11, 32 × √2 steps near the optimum × 3 seeds."""
+    cover, width = _coverage("auto", design="small", seeds=3)
+    print(f"small's sweep, whole curves: coverage {cover:.3f}, width {width:.3f}")
+    assert 0.92 <= cover <= 0.98
 
 
 def test_a_shift_shared_by_one_curve_does_not_scatter_the_resamples():
