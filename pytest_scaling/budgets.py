@@ -302,7 +302,8 @@ BUILTIN_BUDGETS: dict[str, Budget] = {
         # fp32 runs are these, same cache keys) in both precisions, whichever the session's is: each bf16 run
         # is paired with the fp32 run of the same initialisation and data order.
         Budget("precision", widths=(1, 2, 3, 4, 6, 8, 11, 16), fractions=_halvings(6), seeds=(0, 1, 2),
-               dropouts=(0.0,), compare_precisions=("fp32", "bf16"), **SWEEP_DESIGN, description="precision: the main grid in fp32 and in bf16"),
+               dropouts=(0.0,), compare_precisions=("fp32", "bf16"), **SWEEP_DESIGN,
+               description="precision: the main grid in fp32 and in bf16"),
     )
 }
 

@@ -74,6 +74,79 @@ class DatasetSource:
     def identity(self) -> str:
         return f"{self.name}:{_fingerprint(self.files['train_images'], self.files['test_images'])}"
 
+    def load(self, device: torch.device) -> Dataset:
+        """The images, read once and moved to ``device`` (``load_dataset``)."""
+        return load_dataset(self, device)
+
+
+@dataclass(frozen=True, eq=False)
+class TensorSource:
+    """A dataset given as tensors, e.g. by a ``pytest_scaling_resolve_dataset`` hook: training inputs and labels
+    (``train_x`` [n, …] float, ``train_y`` [n] integer classes) and the validation split every run is scored on.
+    Used as given (no normalisation). A run's fraction f trains on the first f·n examples of one fixed
+    permutation of the training split, as it does on images. ``identity`` (name and a digest of the tensors)
+    goes into every run's cache key, so a hook must build the same tensors each time (from a fixed seed).
+    Pickled with its tensors: process-pool and Ray workers get the data with the job."""
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    display: str = ""  # the header's and report's name; default: ``name``
+
+    def __post_init__(self):
+        for split in ("train", "val"):
+            x, y = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
+            if not (isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)):
+                raise DatasetNotFound(f"dataset {self.name!r}: {split}_x and {split}_y must be torch tensors")
+            if y.dim() != 1 or x.dim() < 2 or x.shape[0] != y.shape[0] or x.shape[0] == 0:
+                raise DatasetNotFound(f"dataset {self.name!r}: {split}_x must be [n, …] and {split}_y [n] with the "
+                                      f"same n > 0, got {tuple(x.shape)} and {tuple(y.shape)}")
+            if not x.is_floating_point() or y.is_floating_point():
+                raise DatasetNotFound(f"dataset {self.name!r}: {split}_x must be floating point and {split}_y "
+                                      f"integer class labels, got {x.dtype} and {y.dtype}")
+            object.__setattr__(self, f"{split}_x", x.detach().to("cpu", torch.float32).contiguous())
+            object.__setattr__(self, f"{split}_y", y.detach().to("cpu", torch.int64).contiguous())
+        if self.train_x.shape[1:] != self.val_x.shape[1:]:
+            raise DatasetNotFound(f"dataset {self.name!r}: train_x and val_x differ in shape past the first axis: "
+                                  f"{tuple(self.train_x.shape)} and {tuple(self.val_x.shape)}")
+
+    @property
+    def display_name(self) -> str:
+        return self.display or self.name
+
+    @cached_property
+    def identity(self) -> str:
+        digest = hashlib.sha256()
+        for tensor in (self.train_x, self.train_y, self.val_x, self.val_y):
+            digest.update(f"{tensor.dtype}:{tuple(tensor.shape)}".encode())
+            digest.update(tensor.numpy().tobytes())
+        return f"{self.name}:{digest.hexdigest()[:16]}"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, TensorSource) and other.identity == self.identity
+
+    def __hash__(self) -> int:
+        return hash(self.identity)
+
+    def load(self, device: torch.device) -> Dataset:
+        return Dataset(self, self.train_x.to(device), self.train_y.to(device), self.val_x.to(device),
+                       self.val_y.to(device))
+
+
+def check_source(source, name: str):
+    """What a ``pytest_scaling_resolve_dataset`` hook returned, if the runner can use it (``identity``,
+    ``display_name`` and ``load(device)``, as :class:`TensorSource` has), else a DatasetNotFound saying so."""
+    if isinstance(source, (TensorSource, DatasetSource)):
+        return source
+    missing = [attr for attr in ("identity", "display_name", "load") if not hasattr(source, attr)]
+    if missing:
+        raise DatasetNotFound(f"pytest_scaling_resolve_dataset returned {type(source).__name__} for dataset {name!r}, "
+                              f"which has no {', '.join(missing)}: return a pytest_scaling.data.TensorSource(name, "
+                              "train_x, train_y, val_x, val_y), or None for the built-in datasets")
+    return source
+
 
 def _find_idx_files(directory: Path) -> dict | None:
     found = {}

@@ -2,9 +2,9 @@
 
 An executor takes an iterator of groups (the runner locks each group just before
 handing it over, so a lazy executor never claims more than it is training) and
-yields each group's results as they finish. Remote workers rebuild the dataset
-from a picklable :class:`~pytest_scaling.jobs.TrainJob`, so they need the dataset on disk but no
-shared cache: the driver writes every record.
+yields each group's results as they finish, trained by the job's trainer. Remote workers rebuild the
+dataset from a picklable :class:`~pytest_scaling.jobs.TrainJob` (and unpickle its trainer), so they need
+the dataset on disk (or in the job, for tensors) but no shared cache: the driver writes every record.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from pytest_scaling.data import Dataset
 from pytest_scaling.jobs import TrainJob, bounded_map, train_in_worker
 from pytest_scaling.runs import RunResult, RunSpec
-from pytest_scaling.train import train_group
 
 EXECUTOR_CHOICES = ("auto", "local", "processes", "ray")
 
@@ -35,7 +34,7 @@ class LocalExecutor:
 
             torch.set_num_threads(self.threads)
         for group in groups:
-            yield train_group(group, local_data(), job.settings)
+            yield job.trainer.train(group, local_data(), job.settings)
 
     def close(self) -> None:
         pass

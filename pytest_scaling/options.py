@@ -14,6 +14,7 @@ module that owns the list (torch, for the dataset). This module imports nothing 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,9 @@ class Option:
     cli_flag: str | None = None
     #: Whether pytest takes it on the command line (``--scaling-<name>``) besides the ini key.
     command_line: bool = True
+    #: A hook that may supply values beyond ``choices``: where a plugin implements it, pytest takes any value
+    #: and the session asks the hook (the CLI, which runs no hooks, keeps to the choices).
+    hook: str | None = None
 
     @property
     def dest(self) -> str:
@@ -64,8 +68,10 @@ OPTIONS: tuple[Option, ...] = (
            field="budget", cli=_GRID),
     Option("budgets", "user budgets, one per line: 'name: parent=tiny widths=2,4 fractions=1/8,1/4 seeds=0,1 ...'",
            kind="lines", field="budget_lines", cli=_GRID, cli_flag="--define", command_line=False),
-    Option("dataset", "auto (MNIST if found or downloadable, else Fashion-MNIST), mnist, fashion-mnist", "auto",
-           kind="choice", choices="pytest_scaling.data:DATASET_CHOICES", field="dataset", cli=_GRID),
+    Option("dataset", "auto (MNIST if found or downloadable, else Fashion-MNIST), mnist, fashion-mnist, or one a "
+           "pytest_scaling_resolve_dataset hook supplies", "auto", kind="choice",
+           choices="pytest_scaling.data:DATASET_CHOICES", field="dataset", cli=_GRID,
+           hook="pytest_scaling_resolve_dataset"),
     Option("data-dir", "directory with the IDX files or a torchvision root (env PYTEST_SCALING_DATA_DIR)",
            field="data_dir", cli=_GRID),
     Option("device", "auto, cpu, cuda, cuda:N or mps", "auto", field="device", cli=_GRID),
@@ -171,8 +177,12 @@ def raw(config, name: str) -> Any:
 
 
 def value(config, name: str) -> Any:
-    """The option's value, checked and typed (:func:`check`); a ValueError for a bad one."""
-    return check(BY_NAME[name], raw(config, name))
+    """The option's value, checked and typed (:func:`check`); a ValueError for a bad one. A choice that a
+    hook can extend (``Option.hook``) takes any value where a plugin implements the hook."""
+    option = BY_NAME[name]
+    if option.hook and getattr(config.pluginmanager.hook, option.hook).get_hookimpls():
+        option = dataclasses.replace(option, kind="string")
+    return check(option, raw(config, name))
 
 
 def given_on_command_line(config) -> bool:

@@ -1,10 +1,12 @@
 """Train grid groups as Ray tasks on a Ray cluster (or a local Ray instance).
 
 Each group of same-shape runs becomes one Ray task. The task gets the group and a
-small picklable :class:`~pytest_scaling.jobs.TrainJob` (never the dataset's
-tensors); the worker reads the dataset from ``job.source.files`` on its own disk,
-once per worker process, so every node needs the dataset at the same path as the
-driver. Results come back to the driver, which writes every cache record: workers
+small picklable :class:`~pytest_scaling.jobs.TrainJob` (never the images' tensors)
+with the session's trainer, which trains the group; the worker reads the dataset from
+``job.source.files`` on its own disk, once per worker process, so every node needs the
+dataset at the same path as the driver (a ``TensorSource``, a project's own tensors,
+travels in the job instead, and a project's trainer class must be importable on every
+node). Results come back to the driver, which writes every cache record: workers
 need no shared filesystem.
 
 Resources: a CPU group asks for one CPU (and trains single-threaded); a CUDA group
@@ -86,7 +88,8 @@ def _train_group_task(group: list[RunSpec], job: TrainJob, dataset_identity: str
     from pytest_scaling.device import device_kind
 
     host = socket.gethostname()
-    missing = [str(path) for path in job.source.files.values() if not Path(path).is_file()]
+    files = getattr(job.source, "files", None) or {}  # a tensor source travels in the job: nothing to find
+    missing = [str(path) for path in files.values() if not Path(path).is_file()]
     if missing:
         raise DatasetNotFound(
             f"Ray worker on {host} cannot find the dataset: {', '.join(missing)} missing there. "

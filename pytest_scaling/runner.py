@@ -21,13 +21,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from pytest_scaling.data import Dataset
-from pytest_scaling.device import default_group_size  # re-exported: benchmarks and callers import it here
+from pytest_scaling.device import default_group_size  # noqa: F401  (re-exported: benchmarks import it here)
 from pytest_scaling.errors import CacheFull
 from pytest_scaling.executors import LocalExecutor, TrainJob
-from pytest_scaling.models import forward_flops_per_example
 from pytest_scaling.runs import RunResult, RunSpec, RunTable
 from pytest_scaling.store import Context, RunStore
-from pytest_scaling.train import TrainSettings, cooldown_start, train_group
+from pytest_scaling.train import TrainSettings, cooldown_start
+from pytest_scaling import trainers
 
 
 def run_id(spec: RunSpec) -> str:
@@ -95,6 +95,8 @@ class Runner:
         self.progress_line = progress_line  # where progress goes as lines when there is no live terminal
         self.executor = executor or LocalExecutor()
         self.job = job
+        #: Who trains (and counts FLOPs): the job's trainer, which the session chose; workers get the same one.
+        self.trainer = job.trainer if job is not None else trainers.CNNTrainer()
         self.stats = RunnerStats()
         self._data: Dataset | None = None
         self._fresh: dict[RunSpec, RunResult] = {}  # trained this session (so --scaling-retrain retrains once)
@@ -127,9 +129,9 @@ class Runner:
             by_end[(*chain[0].group_key, max(s.fraction for s in chain))].append(chain)
         groups = []
         # Largest compute first: the ETA settles early and stragglers are small.
-        for key in sorted(by_end, key=lambda key: -forward_flops_per_example(key[0]) * key[-1]):
+        for key in sorted(by_end, key=lambda key: -self.trainer.flops_per_example(key[0]) * key[-1]):
             members = by_end[key]
-            k = max(1, self.group_size or default_group_size(self.device, key[0]))
+            k = max(1, self.group_size or trainers.group_size(self.trainer, self.device, key[0]))
             groups.extend([spec for chain in members[i:i + k] for spec in chain] for i in range(0, len(members), k))
         return groups
 
@@ -162,8 +164,8 @@ class Runner:
 
     def _train(self, pending: list[RunSpec]) -> dict[RunSpec, RunResult]:
         groups = self._groups(pending)
-        total_flops = sum(3 * forward_flops_per_example(s.width) * self.data.subset_size(s.fraction, s.batch_size)
-                          * s.epochs for s in pending)
+        total_flops = sum(3 * self.trainer.flops_per_example(s.width)
+                          * self.data.subset_size(s.fraction, s.batch_size) * s.epochs for s in pending)
         done: dict[RunSpec, RunResult] = {}
         deferred: list[RunSpec] = []
         held: dict[RunSpec, object] = {}
@@ -204,7 +206,7 @@ class Runner:
                 with self.store.lock(spec, self.context):
                     result = self.store.get(spec, self.context)
                     if result is None:
-                        result = train_group([spec], self.data, self.settings)[0]
+                        result = self.trainer.train([spec], self.data, self.settings)[0]
                         self._record(result)
                         self._spent([result])
                     else:

@@ -1,12 +1,16 @@
-"""One scaling session: the resolved options, dataset, device, cache and runner, built lazily.
+"""One scaling session: the resolved options, dataset, device, cache, trainer and runner, built lazily.
 
 The plugin and the CLI both build one of these; nothing heavy happens until a
 grid is first asked for, so installing the plugin costs unrelated projects nothing.
+The session is the one place that decides who trains (``trainer``: the built-in CNN engine, or the
+one a ``pytest_scaling_make_trainer`` hook made) and on what (``source``: a hook's data, or an
+MNIST-family dataset); the runner, every executor and every cache key take them from here.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +47,10 @@ class ScalingOptions:
 @dataclass
 class ScalingSession:
     options: ScalingOptions
+    #: Who trains the runs (``trainers.Trainer``); None: the built-in CNN engine (``trainers.CNNTrainer``).
+    trainer: object = None
+    #: ``name → data source or None``: the ``pytest_scaling_resolve_dataset`` hook, where a plugin implements it.
+    dataset_hook: Callable[[str], object] | None = None
     _budget: Budget = field(init=False, repr=False)
     _precision: str | None = field(default=None, init=False, repr=False)
     _precision_reason: str = field(default="", init=False, repr=False)  # why auto chose it, for the header
@@ -55,11 +63,14 @@ class ScalingSession:
     def __post_init__(self):
         from pytest_scaling.errors import ScalingError
 
+        from pytest_scaling.trainers import CNNTrainer, check_trainer
+
         self._budget = get_budget(self.options.budget, list(self.options.budget_lines))
         try:
             precision_option(self.options.precision)
         except ValueError as error:
             raise ScalingError(str(error)) from None
+        self.trainer = CNNTrainer() if self.trainer is None else check_trainer(self.trainer)
 
     @property
     def budget(self) -> Budget:
@@ -94,32 +105,43 @@ class ScalingSession:
     @property
     def source(self):
         if self._source is None:
-            from pytest_scaling.data import resolve_dataset
+            from pytest_scaling.data import DATASET_CHOICES, check_source, resolve_dataset
+            from pytest_scaling.errors import DatasetNotFound
 
-            self._source = resolve_dataset(self.options.dataset, self.options.data_dir,
-                                           download_root=self.store.directory / "datasets")
+            name = self.options.dataset or "auto"
+            supplied = self.dataset_hook(name) if self.dataset_hook is not None else None
+            if supplied is not None:
+                self._source = check_source(supplied, name)
+            elif self.dataset_hook is not None and name.lower() not in DATASET_CHOICES:
+                raise DatasetNotFound(f"no pytest_scaling_resolve_dataset hook supplies dataset {name!r}, and it is "
+                                      f"not built in; choose one of: {', '.join(DATASET_CHOICES)}, or a name a "
+                                      f"hook supplies")
+            else:
+                self._source = resolve_dataset(name, self.options.data_dir,
+                                               download_root=self.store.directory / "datasets")
         return self._source
 
     @property
     def runner(self):
         if self._runner is None:
-            from pytest_scaling.data import load_dataset
-            from pytest_scaling.executors import TrainJob, make_executor
+            from pytest_scaling.executors import LocalExecutor, TrainJob, make_executor
             from pytest_scaling.runner import Runner
             from pytest_scaling.train import TrainSettings
+            from pytest_scaling.trainers import check_picklable, is_builtin
 
             settings = TrainSettings()
             store = self.store.prepare()
             context = self.context(settings)
             source, device = self.source, self.device
-            self._runner = Runner(store, context, lambda: load_dataset(source, device), settings=settings,
+            executor = make_executor(self.options.executor, device_type=device.type, workers=self.options.workers,
+                                     ray_address=self.options.ray_address)
+            if not (isinstance(executor, LocalExecutor) or is_builtin(self.trainer)):
+                check_picklable(self.trainer)  # its workers unpickle it from the job
+            self._runner = Runner(store, context, lambda: source.load(device), settings=settings,
                                   device=device, group_size=self.options.group_size,
                                   no_train=self.options.no_train, retrain=self.options.retrain,
-                                  console=self.console, progress_line=self.progress_line,
-                                  executor=make_executor(self.options.executor, device_type=device.type,
-                                                         workers=self.options.workers,
-                                                         ray_address=self.options.ray_address),
-                                  job=TrainJob(source, str(device), settings))
+                                  console=self.console, progress_line=self.progress_line, executor=executor,
+                                  job=TrainJob(source, str(device), settings, self.trainer))
         return self._runner
 
     def context(self, settings=None):
@@ -127,11 +149,20 @@ class ScalingSession:
         from pytest_scaling.device import device_kind
         from pytest_scaling.precision import bf16_arithmetic
         from pytest_scaling.store import Context
-        from pytest_scaling.train import TRAINING_CODE_VERSION, TrainSettings
+        from pytest_scaling.train import TrainSettings
+        from pytest_scaling.trainers import is_builtin
 
+        # The built-in engine's keys are the ones they always were: its version (TRAINING_CODE_VERSION), no name.
         return Context(dataset=self.source.identity, device_kind=device_kind(self.device),
-                       code_version=TRAINING_CODE_VERSION, settings=repr(settings or TrainSettings()),
-                       bf16_arithmetic=bf16_arithmetic(self.device))
+                       code_version=self.trainer.version, settings=repr(settings or TrainSettings()),
+                       bf16_arithmetic=bf16_arithmetic(self.device),
+                       trainer="" if is_builtin(self.trainer) else self.trainer.name)
+
+    def trainer_info(self) -> dict:
+        """The trainer, for the report: its name and version, and whether it is the built-in engine."""
+        from pytest_scaling.trainers import is_builtin
+
+        return {"name": self.trainer.name, "version": self.trainer.version, "builtin": is_builtin(self.trainer)}
 
     console = None  # set by the plugin/CLI: where a progress bar may draw
     progress_line = None  # set by the plugin/CLI: where progress lines go when there is no live terminal
@@ -237,6 +268,10 @@ class ScalingSession:
             dataset = self.source.display_name
         except Exception as error:  # the header must never crash a session; the fixture reports it
             dataset = f"no dataset ({type(error).__name__})"
+        from pytest_scaling.trainers import is_builtin
+
+        if not is_builtin(self.trainer):
+            dataset = f"{dataset} · trainer {self.trainer.name} {self.trainer.version}"
         return [f"pytest-scaling · budget {self.budget.name} · {dataset} · {self._cached_count()}",
                 f"pytest-scaling · {self.platform()} · cache {self.store.directory}"]
 
@@ -347,4 +382,10 @@ class ScalingSession:
             self._runner.executor.close()
 
     def with_options(self, **changes) -> ScalingSession:
-        return ScalingSession(dataclasses.replace(self.options, **changes))
+        """The same session (trainer, dataset hook) with other options; the resolved data is kept when the
+        changes leave where it comes from alone."""
+        session = ScalingSession(dataclasses.replace(self.options, **changes), trainer=self.trainer,
+                                 dataset_hook=self.dataset_hook)
+        if not {"dataset", "data_dir", "cache_dir"} & set(changes):
+            session._source = self._source
+        return session

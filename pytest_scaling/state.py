@@ -47,7 +47,7 @@ class ScalingState:
             except ImportError:
                 raise pytest.UsageError("--scaling-executor=ray needs Ray: pip install 'pytest-scaling[ray]'") from None
         try:
-            self.session = ScalingSession(session_options)
+            self.session = ScalingSession(session_options, **plugged_in(config))
         except ScalingError as error:
             raise pytest.UsageError(str(error)) from None
         self.strict = options.value(config, "strict")
@@ -111,6 +111,8 @@ class ScalingState:
                 "precision": session.precision, "torch": torch.__version__,
                 "cache_dir": str(session.store.directory), "confidence": self.confidence,
                 "design": self.design()}
+        if not session.options.import_csv:  # who trained the runs (imported ones: trained elsewhere)
+            meta["trainer"] = session.trainer_info()
         if session.sweep is not None:  # another family's runs: what was read and what the reading assumed
             meta["dataset"] = f"imported sweep ({session.sweep.path})"
             meta["imported"] = session.sweep.describe()
@@ -135,6 +137,17 @@ class ScalingState:
         except (ScalingError, FitError):
             pass
         return self._design
+
+
+def plugged_in(config: pytest.Config) -> dict:
+    """What a project's hooks supply (hookspecs.py): the trainer (None: the built-in engine) and, where a plugin
+    implements ``pytest_scaling_resolve_dataset``, the dataset resolver the session asks first. Asked in every
+    process that uses the plugin: the controller and each xdist worker, which runs the same conftest."""
+    hook = config.pluginmanager.hook
+    found = {"trainer": hook.pytest_scaling_make_trainer(config=config)}
+    if hook.pytest_scaling_resolve_dataset.get_hookimpls():
+        found["dataset_hook"] = lambda name: hook.pytest_scaling_resolve_dataset(config=config, name=name)
+    return found
 
 
 def active(config: pytest.Config) -> ScalingState | None:

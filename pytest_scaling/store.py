@@ -43,18 +43,25 @@ def default_cache_dir() -> Path:
 class Context:
     """What besides the spec decides a run's numbers; all of it goes into the key."""
 
-    dataset: str  # DatasetSource.identity
+    dataset: str  # the data source's identity (DatasetSource / TensorSource)
     device_kind: str
-    code_version: str
+    code_version: str  # the trainer's version (the built-in engine's: train.TRAINING_CODE_VERSION)
     torch_version: str = torch.__version__
     settings: str = ""  # repr of TrainSettings
     #: How this device computes bf16 (``native`` or ``rounded``, precision.py): the two agree but for the
     #: order of sums, so a bf16 run's key names it; fp32 keys leave it out (they are unchanged).
     bf16_arithmetic: str = ""
+    #: The trainer's name (``trainers``), its version being ``code_version``. Empty for the built-in CNN
+    #: engine, whose keys leave it out (they are the keys its runs always had); any other trainer's name is
+    #: in every key and record, so two families never share a run.
+    trainer: str = ""
 
     def as_dict(self) -> dict:
-        return {"dataset": self.dataset, "device_kind": self.device_kind, "code_version": self.code_version,
-                "torch_version": self.torch_version, "settings": self.settings}
+        context = {"dataset": self.dataset, "device_kind": self.device_kind, "code_version": self.code_version,
+                   "torch_version": self.torch_version, "settings": self.settings}
+        if self.trainer:
+            context["trainer"] = self.trainer
+        return context
 
     def for_spec(self, spec: RunSpec) -> dict:
         """What of the context goes into this spec's key."""

@@ -164,6 +164,8 @@ def build_report_json(records: Iterable[Any], meta: Mapping, runs: RunTable | No
         "family_wise": family_wise_of(records),
         "claims": claims,
     }
+    if meta.get("trainer"):  # who trained the runs: name, version, whether it is the built-in CNN engine
+        report["trainer"] = dict(meta["trainer"])
     if meta.get("imported"):  # runs of another family, read from a file: what was read and assumed
         report["imported"] = dict(meta["imported"])
     return _jsonable(report)

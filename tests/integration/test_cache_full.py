@@ -6,9 +6,9 @@ import re
 import pytest
 
 from pytest_scaling import cli
-from pytest_scaling import executors as runner_module
 from pytest_scaling.budgets import get_budget
 from pytest_scaling.errors import CacheFull
+from pytest_scaling.trainers import CNNTrainer
 from tests.conftest import MICRO_BUDGET
 from tests.full_disk import fill_after, temp_files
 from tests.integration.test_runner import session
@@ -21,9 +21,9 @@ def _records(cache_dir) -> list:
 def test_a_full_disk_stops_training_keeps_what_was_written_and_resumes(fake_data_dir, cache_dir, monkeypatch):
     specs = get_budget("micro", [MICRO_BUDGET]).main_specs()
     groups = []
-    real_train_group = runner_module.train_group
-    monkeypatch.setattr(runner_module, "train_group",
-                        lambda group, *a, **k: groups.append(group) or real_train_group(group, *a, **k))
+    real_train = CNNTrainer.train
+    monkeypatch.setattr(CNNTrainer, "train",
+                        lambda self, group, *a, **k: groups.append(group) or real_train(self, group, *a, **k))
     disk = fill_after(monkeypatch, room=3)
     full = session(fake_data_dir, cache_dir)
     with pytest.raises(CacheFull) as caught:

@@ -3,10 +3,10 @@ trunk's group, and adding them to a cached constant grid retrains nothing that i
 
 import dataclasses
 
-from pytest_scaling import executors as runner_module
 from pytest_scaling.budgets import get_budget
 from pytest_scaling.session import ScalingOptions, ScalingSession
 from pytest_scaling.train import train_unshared
+from pytest_scaling.trainers import CNNTrainer
 
 PROTO_BUDGET = ("proto: parent=tiny widths=2,3 fractions=1/4,1/2,1 seeds=0,1 dropouts=0 "
                 "schedules=constant,cooldown epochs=1,2 epoch_widths=3 epoch_fractions=1/2")
@@ -24,13 +24,13 @@ def test_protocols_through_the_runner(fake_data_dir, cache_dir, monkeypatch):
     session(fake_data_dir, cache_dir).runs(constant)
 
     groups = []
-    real_train_group = runner_module.train_group
+    real_train = CNNTrainer.train
 
-    def recording(group, *args, **kwargs):
+    def recording(self, group, *args, **kwargs):
         groups.append(list(group))
-        return real_train_group(group, *args, **kwargs)
+        return real_train(self, group, *args, **kwargs)
 
-    monkeypatch.setattr(runner_module, "train_group", recording)
+    monkeypatch.setattr(CNNTrainer, "train", recording)
     again = session(fake_data_dir, cache_dir)
     table = again.runs(specs)
     assert len(table) == len(specs) and again.stats()["runs_cached"] == len(constant)

@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from pytest_scaling import executors as runner_module
+from pytest_scaling.trainers import CNNTrainer
 from pytest_scaling.budgets import get_budget
 from pytest_scaling.session import ScalingOptions, ScalingSession
 from pytest_scaling.store import CorruptCacheRecord
@@ -12,28 +13,28 @@ from tests.conftest import MICRO_BUDGET
 
 
 def session(fake_data_dir, cache_dir, **kw):
-    kw.setdefault("executor", "local")  # in-process, so tests can wrap train_group
+    kw.setdefault("executor", "local")  # in-process, so tests can wrap CNNTrainer.train
     return ScalingSession(ScalingOptions(budget="micro", budget_lines=(MICRO_BUDGET,), dataset="mnist",
                                          data_dir=str(fake_data_dir), device="cpu", cache_dir=str(cache_dir), **kw))
 
 
 def test_interrupted_grid_keeps_finished_runs_and_resumes(fake_data_dir, cache_dir, monkeypatch):
     specs = get_budget("micro", [MICRO_BUDGET]).main_specs()
-    real_train_group = runner_module.train_group
+    real_train = CNNTrainer.train
     calls = []
 
-    def interrupted_after_two_groups(group, *args, **kwargs):
+    def interrupted_after_two_groups(self, group, *args, **kwargs):
         calls.append(len(group))
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real_train_group(group, *args, **kwargs)
+        return real_train(self, group, *args, **kwargs)
 
-    monkeypatch.setattr(runner_module, "train_group", interrupted_after_two_groups)
+    monkeypatch.setattr(CNNTrainer, "train", interrupted_after_two_groups)
     first = session(fake_data_dir, cache_dir)
     with pytest.raises(KeyboardInterrupt):
         first.runs(specs)
     kept = calls[0] + calls[1]
-    monkeypatch.setattr(runner_module, "train_group", real_train_group)
+    monkeypatch.setattr(CNNTrainer, "train", real_train)
 
     second = session(fake_data_dir, cache_dir)
     table = second.runs(specs)
@@ -73,9 +74,8 @@ def test_retrain_ignores_the_cache_once(fake_data_dir, cache_dir):
 def test_group_size_sets_chains_per_model(fake_data_dir, cache_dir, monkeypatch, group_size):
     """Each call trains `group_size` chains (seed × dropout) of one width, each over both its fractions."""
     calls = []
-    real_train_group = runner_module.train_group
-    monkeypatch.setattr(runner_module, "train_group",
-                        lambda g, *a, **k: calls.append(g) or real_train_group(g, *a, **k))
+    real_train = CNNTrainer.train
+    monkeypatch.setattr(CNNTrainer, "train", lambda self, g, *a, **k: calls.append(g) or real_train(self, g, *a, **k))
     specs = [s for s in get_budget("micro", [MICRO_BUDGET]).main_specs() if s.width == 2]  # 4 chains × 2 fractions
     session(fake_data_dir, cache_dir, group_size=group_size).runs(specs)
     assert [len({s.chain_key for s in g}) for g in calls] == [group_size] * (4 // group_size)

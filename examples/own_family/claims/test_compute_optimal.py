@@ -1,0 +1,1 @@
+../../../claims/test_compute_optimal.py

@@ -1,0 +1,1 @@
+../../../claims/test_frontier.py

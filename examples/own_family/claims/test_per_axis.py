@@ -1,0 +1,1 @@
+../../../claims/test_per_axis.py
