@@ -234,14 +234,17 @@ def test_chain_schemes_keep_the_correlation_along_a_chain(scheme):
 
 
 def test_chain_schemes_handle_missing_runs_and_pair_conditions():
-    """A diverged run (a gap in a chain) and a single-seed cell are resampled without error; the
-    paired chain bootstrap cancels chain noise shared by both conditions."""
+    """A diverged run (a gap in a chain) and a single-seed cell are resampled without error, and
+    pool the draws even in a 3-seed design (per-chain draws of a 1-seed cell would be constant);
+    the paired chain bootstrap cancels chain noise shared by both conditions."""
     drop = {(0, 1, 2), (3, 0, 1), (3, 0, 2), (5, 2, 0)}
+    assert "per-chain" in seed_bootstrap(make_chain_cells(k=3, G=10, P=3), lambda M: M[:, :, 0].mean(1),
+                                         n_resamples=50, seed=0).method
     for k in (2, 3):
         gappy = make_chain_cells(k=k, G=10, P=3, drop=drop)
         assert gappy.counts.min() == 1
         res = seed_bootstrap(gappy, lambda M: M[:, :, 0].mean(1), n_resamples=300, seed=0)
-        assert ("per-chain" if k == 3 else "pooled chain") in res.method and res.samples.std() > 0
+        assert "pooled chain" in res.method and res.samples.std() > 0
         assert np.all(np.isfinite(res.samples))
     z = np.random.default_rng(5).normal(size=(40, 2)) * 6  # big chain effects shared by both conditions
     a = make_chain_cells(k=2, G=40, P=3, seed=1, shared=z, rho=0.95)
