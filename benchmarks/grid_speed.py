@@ -13,6 +13,9 @@ configuration's wall time.
 
     python benchmarks/grid_speed.py --budget small [--configs batched,unbatched,one-process]
                                     [--precisions auto]
+
+``--budget a,b`` times several budgets back to back in one run (a design against the one it replaces;
+``--define`` adds budget lines), each precision's budgets one after the other.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ def matmul_peak_gflops(precision: str = "fp32", threads: int | None = None, n: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget", default="small")
+    parser.add_argument("--budget", default="small", help="a budget, or several comma-separated")
     parser.add_argument("--define", action="append", default=[], help="a budget line, as in scaling_budgets")
     parser.add_argument("--configs", default="batched,unbatched,one-process")
     parser.add_argument("--device", default="cpu")
@@ -76,27 +79,31 @@ def main() -> None:
           f"{'native' if native_bf16(device) else 'rounded (no bf16 hardware)'}; matmul peak "
           + ", ".join(f"{p} {peak:.0f} GFLOP/s" for p, peak in peaks.items()))
     for precision in precisions:
-        best = None
-        for name in args.configs.split(","):
-            with tempfile.TemporaryDirectory(prefix="grid-speed-") as cache:
-                session = ScalingSession(ScalingOptions(budget=args.budget, budget_lines=tuple(args.define),
-                                                        device=args.device, cache_dir=cache, precision=precision,
-                                                        **CONFIGS[name]))
-                specs = session.budget.all_specs()
-                session.prepare()
-                session.runner.data  # noqa: B018 - load the dataset outside the timed region
-                started = time.perf_counter()
-                table = session.runs(specs)
-                wall = time.perf_counter() - started
-                session.close()
-                flops = session.stats()["spent_flops"]
-                # Training FLOPs actually spent (a chain's shorter runs are free); evaluation is extra work on top.
-                print(f"{precision} {name:11s} {len(table)} runs in {wall / 60:5.2f} min: "
-                      f"{flops / wall / 1e9:5.1f} GFLOP/s = {flops / wall / 1e9 / peaks[precision]:4.0%} of peak",
-                      flush=True)
-                best = wall if best is None else min(best, wall)
-        print(f"{args.budget}_grid_minutes[{precision}]: {best / 60:.1f}")
+        for budget in args.budget.split(","):
+            time_budget(budget, args, precision, peaks[precision])
 
+
+def time_budget(budget: str, args, precision: str, peak: float) -> None:
+    """Cold wall time of ``budget``'s grid in each configuration asked for, printed."""
+    best = None
+    for name in args.configs.split(","):
+        with tempfile.TemporaryDirectory(prefix="grid-speed-") as cache:
+            session = ScalingSession(ScalingOptions(budget=budget, budget_lines=tuple(args.define),
+                                                    device=args.device, cache_dir=cache, precision=precision,
+                                                    **CONFIGS[name]))
+            specs = session.budget.all_specs()
+            session.prepare()
+            session.runner.data  # noqa: B018 - load the dataset outside the timed region
+            started = time.perf_counter()
+            table = session.runs(specs)
+            wall = time.perf_counter() - started
+            session.close()
+            flops = session.stats()["spent_flops"]
+            # Training FLOPs actually spent (a chain's shorter runs are free); evaluation is extra work on top.
+            print(f"{budget} {precision} {name:11s} {len(table)} runs in {wall / 60:5.2f} min: "
+                  f"{flops / wall / 1e9:5.1f} GFLOP/s = {flops / wall / 1e9 / peak:4.0%} of peak", flush=True)
+            best = wall if best is None else min(best, wall)
+    print(f"{budget}_grid_minutes[{precision}]: {best / 60:.1f}")
 
 if __name__ == "__main__":
     main()
