@@ -75,6 +75,10 @@ class Budget:
     worth_widths: tuple[int, ...] = ()
     worth_bases: tuple[float, ...] = ()
     worth_copies: tuple[int, ...] = ()
+    #: The worth design's seeds (empty: the grid's seeds at each worth width). A seed the main grid does not
+    #: train at a worth width brings that width's fresh run on all the images (fraction 1) as its yardstick;
+    #: it stays out of the main grid, so no other claim reads a mix of seed counts.
+    worth_seeds: tuple[int, ...] = ()
     #: The widths that train the non-zero ``dropouts`` (empty: every width). The dropout claims read the
     #: compute-limited window, whose frontier and N_opt sit at the small widths; a dropout run of the widest
     #: ones costs as much as a dozen of theirs.
@@ -137,9 +141,14 @@ class Budget:
         is the largest k·U per base fraction, and each smaller k adds one evaluation."""
         if not (self.worth_widths and self.worth_bases and self.worth_copies):
             return []
-        return [self._spec(width=w, fraction=b * k, seed=s, dropout=0.0, base_fraction=b)
-                for w in self.worth_widths if w in self.widths
-                for b, k, s in itertools.product(self.worth_bases, self.worth_copies, self.seeds_for(w))]
+        specs = []
+        for w in (w for w in self.worth_widths if w in self.widths):
+            seeds = self.worth_seeds or self.seeds_for(w)
+            specs += [self._spec(width=w, fraction=b * k, seed=s, dropout=0.0, base_fraction=b)
+                      for b, k, s in itertools.product(self.worth_bases, self.worth_copies, seeds)]
+            specs += [self._spec(width=w, fraction=1.0, seed=s, dropout=0.0)
+                      for s in seeds if s not in self.seeds_for(w)]
+        return specs
 
     def all_specs(self) -> list[RunSpec]:
         return sorted(set(self.main_specs()) | set(self.sweep_specs()) | set(self.worth_specs()))
@@ -187,8 +196,9 @@ class Budget:
         if not worth:
             return ""
         widths = [w for w in self.worth_widths if w in self.widths]
+        seeds = f" × seeds {_fmt(self.worth_seeds)}" if self.worth_seeds else ""
         return (f"; worth of a copy: widths {_fmt(widths)} × base {_fmt_fractions(self.worth_bases)} × "
-                f"{_fmt(self.worth_copies)} copies = {len(worth)} runs")
+                f"{_fmt(self.worth_copies)} copies{seeds} = {len(worth)} runs")
 
 
 #: For each protocol a claim may need (``scaling_needs``): the built-in budget that trains it, and the
@@ -196,12 +206,17 @@ class Budget:
 PROTOCOL_BUDGETS = {"cooldown": ("protocols", "schedules=constant,cooldown"),
                     "epochs": ("protocols", "epochs=1,2,4,8"),
                     "precision": ("precision", "compare_precisions=fp32,bf16"),
-                    "worth": ("small", "worth_widths=1,2,4 worth_bases=1/16,1/8 worth_copies=2,4")}
+                    "worth": ("small", "worth_widths=1,2,4 worth_bases=1/16,1/8 worth_copies=2,4 worth_seeds=0,1,2,3")}
 
 #: `small`'s worth-of-a-copy design (claims/test_stream_worth.py): widths 1, 2, 4 (where one epoch binds and a
 #: run costs least), U = 1/16 and 1/8 of the images, k = 2 and 4 (k·U at most half the images, so the fresh
-#: curve reaches past every reading). k = 2 is the start of k = 4's chain: 12 chains of 45k examples in all.
-WORTH_DESIGN = {"worth_widths": (1, 2, 4), "worth_bases": (1 / 16, 1 / 8), "worth_copies": (2, 4)}
+#: curve reaches past every reading). k = 2 is the start of k = 4's chain. Seeds 0–3, two more than the grid's:
+#: with 2 the interval's t/z expansion was ×2.27 (1.9 residual df) and "more than nothing" was confirmed in fp32
+#: ([0.028, 0.75]) but not in bf16 ([−0.051, 0.78]) on one avx512_bf16 EPYC; with 4, [0.057, 0.33] and
+#: [0.082, 0.40]. Seeds 2 and 3 bring widths 1, 2, 4's fresh runs on all the images as their yardstick:
+#: 30 chains, 52 s of worker time in fp32 on that CPU beyond the 2-seed design's.
+WORTH_DESIGN = {"worth_widths": (1, 2, 4), "worth_bases": (1 / 16, 1 / 8), "worth_copies": (2, 4),
+                "worth_seeds": (0, 1, 2, 3)}
 
 #: The LR sweep of `small` and the budgets built on it (claims/test_lr_fan_in.py). Widths 2–32 span ln fan_in
 #: by 2.8 (Sxx 4.4, against 2.2 for widths 4, 11, 32): the slope's interval about 0.7× as wide for the cost of
@@ -311,7 +326,7 @@ _TUPLE_FIELDS = {"widths": int, "fractions": float, "seeds": int, "dropouts": fl
                  "sweep_mults": float, "sweep_seeds": int, "schedules": str, "epochs": int, "epoch_widths": int,
                  "epoch_fractions": float, "compare_precisions": str, "extra_seeds": int, "extra_seeds_widths": int,
                  "extra_fractions": float, "extra_fractions_widths": int, "worth_widths": int,
-                 "worth_bases": float, "worth_copies": int, "dropout_widths": int}
+                 "worth_bases": float, "worth_copies": int, "worth_seeds": int, "dropout_widths": int}
 _SCALAR_FIELDS = {"sweep_fraction": float, "lr_scale": float, "batch_size": int, "description": str,
                   "precision": str, "stream": str}
 

@@ -25,8 +25,9 @@ widths would need more examples than one epoch has). At the large end it is
 larger widths would need fewer examples than the trajectory's first scored point).
 
 **The compute-limited window** [C_lo, C_hi] is the longest run of consecutive slices whose
-optimum is interior (one non-interior slice between two interior ones counting as interior:
-:func:`window_mask`), kept below the compute where the frontier becomes all data-capped.
+optimum is interior (one non-interior slice between two interior ones counting as interior, unless
+the data caps it and N_opt may lie among the widths it lacks: :func:`window_mask`,
+:func:`real_data_caps`), kept below the compute where the frontier becomes all data-capped.
 Estimators re-choose it by the same rule in every seed resample (``estimators.pipeline``).
 Rule: it decides a claim only with ≥ ``MIN_WINDOW_SLICES`` interior slices (three points for
 a slope with an interval, two octaves of compute); narrower, or none, makes every
@@ -357,8 +358,10 @@ def _window(slices, cap_from: float | None) -> tuple | None:
     compute = np.array([s.compute for s in slices])
     interior = np.array([[s.binding == "interior" for s in slices]])
     capped = np.array([[s.binding == "data_cap" for s in slices]])
+    smallest_read = np.array([min(s.widths) for s in slices])
+    best = np.array([[s.optimum_width for s in slices]])
     below = np.ones(compute.size, bool) if cap_from is None else compute < cap_from
-    mask = window_mask(interior, below, capped, min_slices=1)[0]
+    mask = window_mask(interior, below, real_data_caps(capped, smallest_read, best), min_slices=1)[0]
     return (float(compute[mask][0]), float(compute[mask][-1])) if mask.any() else None
 
 
@@ -372,7 +375,23 @@ def slice_interior(prof: Profiles, P: np.ndarray) -> tuple[np.ndarray, np.ndarra
     last = prof.present.shape[1] - 1 - np.argmax(prof.present[:, ::-1], axis=1)
     top = np.take_along_axis(np.broadcast_to(prof.at_top, P.shape), k[..., None], 2)[..., 0]
     capped = (k == first[None]) & (top | (first[None] > 0))  # as _classify_slice's "data_cap"
-    return (k > first[None]) & (k < last[None]), capped
+    return (k > first[None]) & (k < last[None]), real_data_caps(capped, first, k)
+
+
+def real_data_caps(capped: np.ndarray, smallest_read: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """``[B, S]``: the data-capped slices that are real edges of the window.
+
+    A capped slice's best width is the smallest one read there, so N_opt might lie among the smaller
+    widths one epoch cannot take to that compute. It cannot when those widths are all below the best
+    width of the slice under it (``smallest_read [S]`` ≤ ``best [B, S]`` one slice lower, in the same
+    units): N_opt(C) does not fall as compute grows, so such a slice lacks only widths the optimum has
+    already left, and its best width ties with the next one by seed noise. The window may bridge it
+    like a tied slice; any other capped slice is a real edge. On `small` in bf16 (avx512_bf16 EPYC)
+    the slices at 4.3e9 and 8.6e9 FLOPs were capped at width 2, below interior optima at widths 2 and
+    3, and ended the window at 3.0e9 where fp32's reached 1.2e10."""
+    real = capped.copy()
+    real[:, 1:] &= smallest_read[None, 1:] > best[:, :-1]
+    return real
 
 
 def window_mask(interior: np.ndarray, below_cap: np.ndarray, capped: np.ndarray | None = None,
@@ -383,8 +402,9 @@ def window_mask(interior: np.ndarray, below_cap: np.ndarray, capped: np.ndarray 
     slice between two interior ones whose best width is the smallest or largest read there counts as
     interior: N_opt(C) of a law moves smoothly, so one slice whose best width ties with its neighbour
     is seed noise, and a rule that split the window there moved both its ends (and several verdicts)
-    on a perturbation the seeds cannot resolve. A data-capped slice (``capped``: the best width is at
-    the end of its one-epoch trajectory) is a real edge, never bridged. A row with a run shorter than
+    on a perturbation the seeds cannot resolve. A real data-capped slice (``capped``: the best width is
+    the smallest read there and N_opt may lie among the widths one epoch cannot feed, see
+    :func:`real_data_caps`) is an edge, never bridged. A row with a run shorter than
     ``min_slices`` *truly* interior slices gets no window (a bridged slice lengthens a window, never
     makes one: [interior, tie, interior] is two points, not three). Every resample applies the same
     rule, so the window's own noise reaches the intervals (see ``estimators.pipeline``).

@@ -224,22 +224,27 @@ def test_seeds_are_prescribed_at_the_widths_a_claim_reads():
 
 
 def test_small_and_decide_train_the_worth_design_and_tiny_does_not():
-    """Widths 1, 2, 4 × U = 1/16, 1/8 of the images × k = 2, 4 × the grid's seeds: 24 runs on 12 chains (k = 2
-    is the start of k = 4), each compared with the fresh runs the main grid already has; none in `tiny`."""
+    """Widths 1, 2, 4 × U = 1/16, 1/8 of the images × k = 2, 4 × seeds 0–3: 48 copies runs on 24 chains (k = 2
+    is the start of k = 4), read against each seed's fresh run on all the images: the main grid's for seeds 0
+    and 1, six of the worth design's own for seeds 2 and 3 (kept out of the main grid); none in `tiny`."""
     from pytest_scaling.budgets import PROTOCOL_BUDGETS
 
     tiny, small, decide = (BUILTIN_BUDGETS[n] for n in ("tiny", "small", "decide"))
     assert tiny.worth_specs() == [] and not tiny.provides("worth")
     for budget in (small, decide):
         specs = budget.worth_specs()
-        assert budget.provides("worth") and len(specs) == 3 * 2 * 2 * 2 == 24
-        assert {(s.width, s.base_fraction, s.fraction) for s in specs} == {
+        copies = [s for s in specs if s.base_fraction > 0]
+        fresh = [s for s in specs if s.base_fraction == 0]
+        assert budget.provides("worth") and len(copies) == 3 * 2 * 2 * 4 == 48
+        assert {(s.width, s.base_fraction, s.fraction) for s in copies} == {
             (w, b, b * k) for w in (1, 2, 4) for b in (1 / 16, 1 / 8) for k in (2, 4)}
-        assert {s.seed for s in specs} == set(budget.seeds) and {s.dropout for s in specs} == {0.0}
-        assert all(s.fraction <= 0.5 and s.stream and s.schedule == "constant" and s.epochs == 1 for s in specs)
-        assert len({s.chain_key for s in specs}) == 12
+        assert {s.seed for s in copies} == {0, 1, 2, 3} and {s.dropout for s in specs} == {0.0}
+        assert all(s.fraction <= 0.5 and s.stream and s.schedule == "constant" and s.epochs == 1 for s in copies)
+        assert {(s.width, s.fraction, s.seed) for s in fresh} == {(w, 1.0, s) for w in (1, 2, 4) for s in (2, 3)}
+        assert len({s.chain_key for s in specs}) == 24 + 6
         assert not set(specs) & set(budget.main_specs())  # no claim reading the main grid sees them
-        assert "worth of a copy: widths 1,2,4 × base 1/16,1/8 × 2,4 copies = 24 runs" in budget.describe()
+        assert "worth of a copy: widths 1,2,4 × base 1/16,1/8 × 2,4 copies × seeds 0,1,2,3 = 54 runs" in \
+            budget.describe()
     assert small.worth_specs() == decide.worth_specs()  # one set of runs, cached once for both
     assert PROTOCOL_BUDGETS["worth"][0] == "small"
 

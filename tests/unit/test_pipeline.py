@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pytest_scaling import analysis as A
-from pytest_scaling.estimators.design import diagnose, window_mask
+from pytest_scaling.estimators.design import diagnose, real_data_caps, window_mask
 from pytest_scaling.runs import RunTable
 from tests import synthetic_chains as S
 
@@ -60,6 +60,25 @@ def test_a_single_tied_slice_does_not_split_the_window():
     capped = np.zeros_like(interior)
     capped[0, 3] = True  # a data-capped slice is a real edge: never bridged
     assert window_mask(interior, below, capped)[0].tolist() == [True] * 3 + [False] * 7
+
+
+def test_a_capped_slice_lacking_only_widths_below_the_optimum_is_bridged():
+    """The bf16 case of `small` on an avx512_bf16 EPYC: slices 4.3e9 and 8.6e9 FLOPs were best at width 2, the
+    smallest read there (width 1 cannot reach them), between interior optima at widths 2, 3 and 4; N_opt(C)
+    does not fall, so they lack only widths the optimum had left, and the window spans them as fp32's did.
+    A capped slice that lacks the width the slice below found best is still a real edge."""
+    widths = np.array([1, 2, 3, 4, 6, 8])
+    #              C: 3.0e9 4.3e9 6.1e9 8.6e9 1.2e10 1.7e10
+    first = np.array([0, 1, 1, 1, 2, 2])  # index of the smallest width read at each slice
+    best = np.array([[1, 1, 2, 1, 3, 2]])  # index of each slice's best width
+    interior = np.array([[1, 0, 1, 0, 1, 0]], bool)
+    capped = np.array([[0, 1, 0, 1, 0, 1]], bool)
+    real = real_data_caps(capped, first, best)
+    assert not real.any()  # 1.7e10 too lacks only width 2 (below 1.2e10's best, 4); no interior slice follows it
+    assert window_mask(interior, np.ones(6, bool), real, min_slices=1)[0].tolist() == [True] * 5 + [False]
+    assert widths[first[3]] <= widths[best[0, 2]]  # 8.6e9 lacks width 1 only; the slice below is best at 3
+    # the slice below was best at the smallest width 8.6e9 lacks (width 2 of 3, 4, …): a real edge
+    assert real_data_caps(capped, np.array([0, 1, 1, 2, 2, 2]), np.array([[1, 1, 1, 2, 3, 2]]))[0, 3]
 
 
 def test_a_bridged_slice_lengthens_a_window_but_never_makes_one():
