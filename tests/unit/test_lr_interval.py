@@ -203,7 +203,8 @@ def test_details_record_the_window_the_pool_and_the_sensitivity():
     assert sens["slope"]["level 0.3"] == pytest.approx(e.value)
     assert set(sens["lr_mult_opt"]["level 0.6"]) == {"4", "11", "32"}
     assert sens["slope_spread"] >= 0
-    for star, lo, hi in e.details["lr_optima"].values():  # an optimum on the sweep's edge is its own bound
+    for star, lo, hi in e.details["lr_optima"].values():  # resamples that redraw the sweep's own seeds
+        # give the point's optimum again, up to summation order, so a bound may sit on it to the last bit
         assert lo <= star * (1 + 1e-12) and star <= hi * (1 + 1e-12)
     old = A.lr_fan_in_slope(uneven_sweep(5), n_resamples=200, half_window=2)
     assert old.value == pytest.approx(sens["slope"]["±2 points"])
