@@ -40,7 +40,7 @@ def test_claims_reach_junit_xml(project, tmp_path):
 
 
 @pytest.mark.parametrize("args, fragment", [
-    (["--scaling-budget=huge"], "unknown budget 'huge'; valid budgets: tiny, small, decide, medium, full"),
+    (["--scaling-budget=huge"], "unknown budget 'huge'; valid budgets: tiny, small, decide, decide4, medium, full"),
     (["--scaling-dataset=cifar"], "choose one of: auto, mnist, fashion-mnist"),
     (["--scaling-confidence=2"], "--scaling-confidence must be a number in [0.5, 1)"),
     (["--scaling-device=tpu"], "unknown device 'tpu'"),
