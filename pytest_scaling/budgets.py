@@ -283,6 +283,13 @@ def _halvings(smallest: int, largest: int = 0) -> tuple[float, ...]:
     return tuple(2.0 ** -k for k in range(smallest, largest - 1, -1))
 
 
+#: Issue #22: small's grid, and past the one-epoch cap 2×, 4× and 8× the examples (the deformed stream) for
+#: widths 1–8 — the widths whose data binds above small's window, 8 % of a seed's FLOPs per example.
+DECIDE = Budget("decide", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32), fractions=_halvings(6), seeds=(0, 1),
+                extra_fractions=(2.0, 4.0, 8.0), extra_fractions_widths=(1, 2, 3, 4, 6, 8),
+                dropout_widths=DROPOUT_WIDTHS, **SWEEP_DESIGN, **WORTH_DESIGN,
+                description="small, with 8× the examples (deformed copies) where the data binds")
+
 BUILTIN_BUDGETS: dict[str, Budget] = {
     b.name: b for b in (
         Budget("tiny", widths=(1, 2, 3, 4, 6, 8), fractions=_halvings(5, 2), seeds=(0, 1),
@@ -290,21 +297,12 @@ BUILTIN_BUDGETS: dict[str, Budget] = {
                sweep_seeds=(0, 1), description="tests and CI smoke"),
         Budget("small", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32), fractions=_halvings(6), seeds=(0, 1),
                dropout_widths=DROPOUT_WIDTHS, **SWEEP_DESIGN, **WORTH_DESIGN, description="a laptop"),
-        # Issue #22: small's grid, and past the one-epoch cap 2×, 4× and 8× the examples (the deformed stream)
-        # for widths 1–8 — the widths whose data binds above small's window, 8 % of a seed's FLOPs per
-        # example.
-        Budget("decide", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32), fractions=_halvings(6), seeds=(0, 1),
-               extra_fractions=(2.0, 4.0, 8.0), extra_fractions_widths=(1, 2, 3, 4, 6, 8),
-               dropout_widths=DROPOUT_WIDTHS, **SWEEP_DESIGN, **WORTH_DESIGN,
-               description="small, with 8× the examples (deformed copies) where the data binds"),
+        DECIDE,
         # decide with seeds 0–3 at widths 1–8, where the window reads (11–32 keep 2: a seed of theirs costs ten
         # times a small width's). On an avx512_bf16 EPYC: 22 (fp32) and 21 (bf16) of 27 claims decided against
         # decide's 19 and 17; the three γ approaches agree within 0.2 in both precisions; +8.0 min wall.
-        Budget("decide4", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32), fractions=_halvings(6), seeds=(0, 1),
-               extra_seeds=(2, 3), extra_seeds_widths=(1, 2, 3, 4, 6, 8),
-               extra_fractions=(2.0, 4.0, 8.0), extra_fractions_widths=(1, 2, 3, 4, 6, 8),
-               dropout_widths=DROPOUT_WIDTHS, **SWEEP_DESIGN, **WORTH_DESIGN,
-               description="decide, with 4 seeds at widths 1–8 where the window reads"),
+        dataclasses.replace(DECIDE, name="decide4", extra_seeds=(2, 3), extra_seeds_widths=(1, 2, 3, 4, 6, 8),
+                            description="decide, with 4 seeds at widths 1–8 where the window reads"),
         Budget("medium", widths=(1, 2, 3, 4, 6, 8, 11, 16, 23, 32, 45, 64), fractions=_halvings(7), seeds=(0, 1, 2),
                sweep_widths=(4, 11, 32, 64), sweep_fraction=1 / 4, sweep_seeds=(0, 1, 2),
                sweep_mults=tuple(2.0 ** k for k in range(-4, 5)), description="a patient CPU or one GPU"),
